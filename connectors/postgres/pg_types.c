@@ -436,3 +436,621 @@ int tb_pgtype_map(uint32_t oid, int32_t typmod, const char *format_type,
     if (format_type) return put_target(target, target_cap, format_type, err);
     return tb_pgtype_format_type(lookup, typmod, target, target_cap, err);
 }
+
+/* ---- calendar arithmetic (proleptic Gregorian, astronomical years) ---- */
+
+#define USECS_PER_DAY INT64_C(86400000000)
+#define USECS_PER_SEC INT64_C(1000000)
+
+/* Days from 1970-01-01 to y-m-d; y = 0 is 1 BC, -1 is 2 BC. */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;                                  /* 0..399 */
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1; /* 0..365 */
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy; /* 0..146096 */
+    return era * 146097 + doe - 719468;
+}
+
+/* Inverse of days_from_civil. */
+static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
+{
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = yoe + era * 400 + (*m <= 2);
+}
+
+static bool is_leap(int64_t y)
+{
+    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+static int month_days(int64_t y, int m)
+{
+    static const int md[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    return m == 2 && is_leap(y) ? 29 : md[m - 1];
+}
+
+/* PostgreSQL's limits: dates from 4714-11-24 BC (Julian day 0) through
+ * 5874897-12-31; timestamps from 4714-11-24 BC up to (not including)
+ * 294277-01-01. */
+static int64_t date_min(void)
+{
+    return days_from_civil(-4713, 11, 24);
+}
+static int64_t date_max(void)
+{
+    return days_from_civil(5874897, 12, 31);
+}
+static int64_t ts_min(void)
+{
+    return date_min() * USECS_PER_DAY;
+}
+static int64_t ts_end(void)
+{
+    return days_from_civil(294277, 1, 1) * USECS_PER_DAY;
+}
+
+/* floor division, for negative microsecond counts */
+static int64_t floor_div(int64_t a, int64_t b)
+{
+    int64_t q = a / b;
+    if ((a % b != 0) && ((a < 0) != (b < 0))) q--;
+    return q;
+}
+
+/* ---- text scanning ---- */
+
+typedef struct cursor {
+    const char *p; /* next byte */
+    const char *e; /* end of text */
+} cursor;
+
+static bool cur_lit(cursor *c, const char *lit)
+{
+    size_t n = strlen(lit);
+    if ((size_t)(c->e - c->p) < n || memcmp(c->p, lit, n) != 0) return false;
+    c->p += n;
+    return true;
+}
+
+/* Read between min and max decimal digits into *v. */
+static bool cur_digits(cursor *c, int min, int max, int64_t *v)
+{
+    int n = 0;
+    int64_t x = 0;
+    while (c->p < c->e && n < max && *c->p >= '0' && *c->p <= '9') {
+        x = x * 10 + (*c->p - '0');
+        c->p++;
+        n++;
+    }
+    *v = x;
+    return n >= min;
+}
+
+/* Optional ".f{1,6}" -> microseconds. */
+static bool cur_fraction(cursor *c, int64_t *us)
+{
+    *us = 0;
+    if (c->p >= c->e || *c->p != '.') return true;
+    c->p++;
+    int n = 0;
+    while (c->p < c->e && *c->p >= '0' && *c->p <= '9') {
+        if (n == 6) return false; /* PostgreSQL prints at most 6 digits */
+        *us = *us * 10 + (*c->p - '0');
+        c->p++;
+        n++;
+    }
+    if (n == 0) return false;
+    while (n++ < 6)
+        *us *= 10;
+    return true;
+}
+
+/* "YYYY-MM-DD" (year 4..7 digits) -> year, month, day (unchecked BC). */
+static bool cur_ymd(cursor *c, int64_t *y, int *m, int *d)
+{
+    int64_t v;
+    if (!cur_digits(c, 4, 7, y) || !cur_lit(c, "-")) return false;
+    if (!cur_digits(c, 2, 2, &v) || !cur_lit(c, "-")) return false;
+    *m = (int)v;
+    if (!cur_digits(c, 2, 2, &v)) return false;
+    *d = (int)v;
+    return true;
+}
+
+/* "HH:MM:SS[.ffffff]" -> microseconds since midnight, 24:00:00 allowed. */
+static bool cur_hms(cursor *c, int64_t *us)
+{
+    int64_t h, mi, s, f;
+    if (!cur_digits(c, 2, 2, &h) || !cur_lit(c, ":") ||
+        !cur_digits(c, 2, 2, &mi) || !cur_lit(c, ":") ||
+        !cur_digits(c, 2, 2, &s) || !cur_fraction(c, &f))
+        return false;
+    if (mi > 59 || s > 59 || h > 24) return false;
+    *us = ((h * 60 + mi) * 60 + s) * USECS_PER_SEC + f;
+    return *us <= USECS_PER_DAY;
+}
+
+/* Year/month/day (year as printed, bc flag) -> days since 1970. */
+static bool ymd_days(int64_t y, int m, int d, bool bc, int64_t *days)
+{
+    if (y < 1 || m < 1 || m > 12) return false;
+    if (bc) y = 1 - y;
+    if (d < 1 || d > month_days(y, m)) return false;
+    *days = days_from_civil(y, m, d);
+    return *days >= date_min() && *days <= date_max();
+}
+
+static int parse_date(const char *s, size_t len, int64_t *out)
+{
+    cursor c = {s, s + len};
+    int64_t y, days;
+    int m, d;
+    bool bc;
+
+    if (len == 8 && memcmp(s, "infinity", 8) == 0) {
+        *out = INT32_MAX;
+        return 0;
+    }
+    if (len == 9 && memcmp(s, "-infinity", 9) == 0) {
+        *out = INT32_MIN;
+        return 0;
+    }
+    if (!cur_ymd(&c, &y, &m, &d)) return -1;
+    bc = cur_lit(&c, " BC");
+    if (c.p != c.e || !ymd_days(y, m, d, bc, &days)) return -1;
+    *out = days;
+    return 0;
+}
+
+/* "[+-]HH[:MM[:SS]]" -> seconds east of UTC. */
+static bool cur_offset(cursor *c, int64_t *secs)
+{
+    int64_t h, mi = 0, s = 0;
+    int sign;
+    if (c->p >= c->e || (*c->p != '+' && *c->p != '-')) return false;
+    sign = *c->p == '-' ? -1 : 1;
+    c->p++;
+    if (!cur_digits(c, 2, 2, &h)) return false;
+    if (cur_lit(c, ":")) {
+        if (!cur_digits(c, 2, 2, &mi)) return false;
+        if (cur_lit(c, ":") && !cur_digits(c, 2, 2, &s)) return false;
+    }
+    if (mi > 59 || s > 59) return false;
+    *secs = sign * ((h * 60 + mi) * 60 + s);
+    return true;
+}
+
+static int parse_timestamp(const char *s, size_t len, bool with_tz,
+                           int64_t *out)
+{
+    cursor c = {s, s + len};
+    int64_t y, days, us, off = 0;
+    int m, d;
+    bool bc;
+
+    if (len == 8 && memcmp(s, "infinity", 8) == 0) {
+        *out = INT64_MAX;
+        return 0;
+    }
+    if (len == 9 && memcmp(s, "-infinity", 9) == 0) {
+        *out = INT64_MIN;
+        return 0;
+    }
+    if (!cur_ymd(&c, &y, &m, &d) || !cur_lit(&c, " ") || !cur_hms(&c, &us))
+        return -1;
+    if (c.p < c.e && (*c.p == '+' || *c.p == '-')) {
+        /* A wall-clock timestamp never carries an offset. */
+        if (!with_tz || !cur_offset(&c, &off)) return -1;
+    } else if (with_tz) {
+        return -1;
+    }
+    bc = cur_lit(&c, " BC");
+    if (c.p != c.e) return -1;
+    /* The offset may move the instant across the range ends: check again. */
+    if (!ymd_days(y, m, d, bc, &days)) return -1;
+    *out = days * USECS_PER_DAY + us - off * USECS_PER_SEC;
+    if (*out < ts_min() || *out >= ts_end()) return -1;
+    return 0;
+}
+
+/* "[-]H+:MM:SS[.ffffff]" (MySQL TIME) -> signed microseconds. */
+static int parse_duration(const char *s, size_t len, int64_t *out)
+{
+    cursor c = {s, s + len};
+    int64_t h, mi, sec, f;
+    bool neg = cur_lit(&c, "-");
+    if (!cur_digits(&c, 1, 9, &h) || !cur_lit(&c, ":") ||
+        !cur_digits(&c, 2, 2, &mi) || !cur_lit(&c, ":") ||
+        !cur_digits(&c, 2, 2, &sec) || !cur_fraction(&c, &f) || c.p != c.e ||
+        mi > 59 || sec > 59)
+        return -1;
+    *out = ((h * 60 + mi) * 60 + sec) * USECS_PER_SEC + f;
+    if (neg) *out = -*out;
+    return 0;
+}
+
+static int parse_int(const char *s, size_t len, int64_t lo, int64_t hi,
+                     int64_t *out)
+{
+    size_t i = 0;
+    bool neg = false;
+    uint64_t v = 0, lim;
+
+    if (len > 0 && (s[0] == '-' || s[0] == '+')) {
+        neg = s[0] == '-';
+        i = 1;
+    }
+    if (i == len) return -1;
+    lim = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+    for (; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9') return -1;
+        unsigned dgt = (unsigned)(s[i] - '0');
+        if (v > (lim - dgt) / 10) return -1;
+        v = v * 10 + dgt;
+    }
+    /* Negate in unsigned arithmetic: -(2^63) has no positive int64. */
+    int64_t x = neg ? (int64_t)(0 - v) : (int64_t)v;
+    if (x < lo || x > hi) return -1;
+    *out = x;
+    return 0;
+}
+
+static int parse_float(const char *s, size_t len, bool single, double *out)
+{
+    char buf[64];
+    char *end;
+
+    /* strtod wants a NUL; PostgreSQL's longest float8 text is ~24 bytes. */
+    if (len == 0 || len >= sizeof buf) return -1;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    /* Accept only PostgreSQL's spellings, not strtod's hex or "inf". */
+    if (strcmp(buf, "NaN") == 0) {
+        *out = NAN;
+        return 0;
+    }
+    if (strcmp(buf, "Infinity") == 0 || strcmp(buf, "-Infinity") == 0) {
+        *out = buf[0] == '-' ? -INFINITY : INFINITY;
+        return 0;
+    }
+    for (size_t i = 0; i < len; i++)
+        if (!strchr("0123456789+-.eE", buf[i])) return -1;
+    /* float4 is parsed as float: rounding through double first could land
+     * on a different float. Overflow to +-HUGE_VAL is refused, underflow to
+     * a denormal or zero is what PostgreSQL does too. */
+    if (single) {
+        float f = strtof(buf, &end);
+        if (*end || isinf(f)) return -1;
+        *out = f;
+    } else {
+        double d = strtod(buf, &end);
+        if (*end || isinf(d)) return -1;
+        *out = d;
+    }
+    return 0;
+}
+
+/* Plain decimal text: [-]digits[.digits], or a special when allowed. */
+static bool valid_decimal(const char *s, size_t len, bool specials)
+{
+    size_t i = 0, nd = 0;
+
+    if (specials && ((len == 3 && memcmp(s, "NaN", 3) == 0) ||
+                     (len == 8 && memcmp(s, "Infinity", 8) == 0) ||
+                     (len == 9 && memcmp(s, "-Infinity", 9) == 0)))
+        return true;
+    if (i < len && s[i] == '-') i++;
+    while (i < len && s[i] >= '0' && s[i] <= '9') {
+        i++;
+        nd++;
+    }
+    if (nd == 0) return false;
+    if (i < len && s[i] == '.') {
+        i++;
+        nd = 0;
+        while (i < len && s[i] >= '0' && s[i] <= '9') {
+            i++;
+            nd++;
+        }
+        if (nd == 0) return false;
+    }
+    return i == len;
+}
+
+static int hexval(int ch)
+{
+    if (ch >= '0' && ch <= '9') return ch - '0';
+    if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
+    return -1;
+}
+
+/* bytea text (hex "\x..." or the old escape format) into arena bytes. */
+static int parse_bytea(const char *s, size_t len, tb_value *out,
+                       tb_arena *arena, tb_error *err)
+{
+    uint8_t *b;
+    size_t n = 0;
+
+    b = tb_arena_alloc(arena, len + 1); /* decoded is never longer */
+    if (!b) return tb_error_set(err, TB_ERR_NOMEM, "bytea value");
+    if (len >= 2 && s[0] == '\\' && s[1] == 'x') {
+        if ((len - 2) % 2 != 0) goto bad;
+        for (size_t i = 2; i < len; i += 2) {
+            int hi = hexval((unsigned char)s[i]);
+            int lo = hexval((unsigned char)s[i + 1]);
+            if (hi < 0 || lo < 0) goto bad;
+            b[n++] = (uint8_t)(hi << 4 | lo);
+        }
+    } else {
+        for (size_t i = 0; i < len; i++) {
+            if (s[i] != '\\') {
+                b[n++] = (uint8_t)s[i];
+            } else if (i + 1 < len && s[i + 1] == '\\') {
+                b[n++] = '\\';
+                i++;
+            } else if (i + 3 < len && s[i + 1] >= '0' && s[i + 1] <= '3' &&
+                       s[i + 2] >= '0' && s[i + 2] <= '7' && s[i + 3] >= '0' &&
+                       s[i + 3] <= '7') {
+                b[n++] = (uint8_t)((s[i + 1] - '0') << 6 |
+                                   (s[i + 2] - '0') << 3 | (s[i + 3] - '0'));
+                i += 3;
+            } else {
+                goto bad;
+            }
+        }
+    }
+    b[n] = '\0';
+    out->u.s = (const char *)b;
+    out->len = (uint32_t)n;
+    return 0;
+bad:
+    return tb_error_set(err, TB_ERR_DECODE, "malformed bytea text");
+}
+
+int tb_pgtype_parse_text(const tb_column *col, const char *text, size_t len,
+                         tb_value *out, tb_arena *arena, tb_error *err)
+{
+    int64_t i;
+    const char *what = tb_kind_name(col->kind);
+
+    if (len > UINT32_MAX) {
+        what = "oversized";
+        goto fail;
+    }
+    out->state = TB_VALUE_SET;
+    out->len = 0;
+    switch (col->kind) {
+    case TB_KIND_BOOLEAN:
+        if ((len == 1 && text[0] == 't') ||
+            (len == 4 && !memcmp(text, "true", 4)))
+            out->u.b = true;
+        else if ((len == 1 && text[0] == 'f') ||
+                 (len == 5 && !memcmp(text, "false", 5)))
+            out->u.b = false;
+        else
+            goto fail;
+        return 0;
+    case TB_KIND_INT:
+        if (parse_int(text, len, INT32_MIN, INT32_MAX, &i) < 0) goto fail;
+        out->u.i = i;
+        return 0;
+    case TB_KIND_LONG:
+        if (parse_int(text, len, INT64_MIN, INT64_MAX, &i) < 0) goto fail;
+        out->u.i = i;
+        return 0;
+    case TB_KIND_FLOAT:
+    case TB_KIND_DOUBLE:
+        if (parse_float(text, len, col->kind == TB_KIND_FLOAT, &out->u.d) < 0)
+            goto fail;
+        return 0;
+    case TB_KIND_DATE:
+        if (parse_date(text, len, &out->u.i) < 0) goto fail;
+        return 0;
+    case TB_KIND_TIME_MICROS: {
+        cursor c = {text, text + len};
+        if (!cur_hms(&c, &out->u.i) || c.p != c.e) goto fail;
+        return 0;
+    }
+    case TB_KIND_TIMESTAMP_MICROS:
+    case TB_KIND_LOCAL_TIMESTAMP_MICROS:
+        if (parse_timestamp(text, len, col->kind == TB_KIND_TIMESTAMP_MICROS,
+                            &out->u.i) < 0)
+            goto fail;
+        return 0;
+    case TB_KIND_DURATION_MICROS:
+        if (parse_duration(text, len, &out->u.i) < 0) goto fail;
+        return 0;
+    case TB_KIND_BYTES:
+        return parse_bytea(text, len, out, arena, err);
+    case TB_KIND_DECIMAL:
+        if (!valid_decimal(text, len, col->decimal_specials)) goto fail;
+        break;
+    case TB_KIND_BITS:
+        for (size_t k = 0; k < len; k++)
+            if (text[k] != '0' && text[k] != '1') goto fail;
+        break;
+    case TB_KIND_STRING:
+    case TB_KIND_UUID:
+    case TB_KIND_JSON:
+    case TB_KIND_SET:
+        break;
+    default:
+        goto fail;
+    }
+    out->u.s = tb_arena_strndup(arena, text, len);
+    if (!out->u.s) return tb_error_set(err, TB_ERR_NOMEM, "text value");
+    out->len = (uint32_t)len;
+    return 0;
+fail:
+    return tb_error_set(err, TB_ERR_DECODE, "bad %s text '%.*s'", what,
+                        len > 64 ? 64 : (int)len, text);
+}
+
+/* ---- formatting ---- */
+
+/* Shortest "%.Ng" that reads back to the same value (float or double). */
+static int put_float(tb_buf *out, double d, bool single)
+{
+    char buf[40];
+
+    if (isnan(d)) return tb_buf_puts(out, "NaN");
+    if (isinf(d)) return tb_buf_puts(out, d < 0 ? "-Infinity" : "Infinity");
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(buf, sizeof buf, "%.*g", prec, d);
+        if (single ? strtof(buf, NULL) == (float)d : strtod(buf, NULL) == d)
+            break;
+    }
+    return tb_buf_puts(out, buf);
+}
+
+/* "YYYY-MM-DD" with PostgreSQL's BC convention; bc set when year <= 0. */
+static int put_date(tb_buf *out, int64_t days, bool *bc)
+{
+    int64_t y;
+    int m, d;
+    civil_from_days(days, &y, &m, &d);
+    *bc = y <= 0;
+    if (*bc) y = 1 - y;
+    return tb_buf_printf(out, "%04" PRId64 "-%02d-%02d", y, m, d);
+}
+
+/* "HH:MM:SS[.f]" with trailing fractional zeros dropped; hours unbounded. */
+static int put_hms(tb_buf *out, int64_t us)
+{
+    int64_t secs = us / USECS_PER_SEC;
+    int64_t frac = us % USECS_PER_SEC;
+    int digits = 6;
+
+    if (tb_buf_printf(out, "%02" PRId64 ":%02d:%02d", secs / 3600,
+                      (int)(secs / 60 % 60), (int)(secs % 60)) < 0)
+        return -1;
+    if (frac == 0) return 0;
+    while (frac % 10 == 0) {
+        frac /= 10;
+        digits--;
+    }
+    return tb_buf_printf(out, ".%0*" PRId64, digits, frac);
+}
+
+static int put_timestamp(tb_buf *out, int64_t us, bool with_tz)
+{
+    bool bc;
+    if (us == INT64_MAX) return tb_buf_puts(out, "infinity");
+    if (us == INT64_MIN) return tb_buf_puts(out, "-infinity");
+    int64_t days = floor_div(us, USECS_PER_DAY);
+    if (put_date(out, days, &bc) < 0 || tb_buf_puts(out, " ") < 0 ||
+        put_hms(out, us - days * USECS_PER_DAY) < 0)
+        return -1;
+    if (with_tz && tb_buf_puts(out, "+00") < 0) return -1;
+    return bc ? tb_buf_puts(out, " BC") : 0;
+}
+
+/* MySQL SET "a,b" -> PostgreSQL text[] literal {"a","b"}. */
+static int put_set(tb_buf *out, const char *s, size_t len)
+{
+    if (tb_buf_puts(out, "{") < 0) return -1;
+    size_t i = 0;
+    while (len > 0 && i <= len) {
+        size_t j = i;
+        while (j < len && s[j] != ',')
+            j++;
+        if (tb_buf_puts(out, i ? ",\"" : "\"") < 0) return -1;
+        for (size_t k = i; k < j; k++) {
+            if ((s[k] == '"' || s[k] == '\\') && tb_buf_puts(out, "\\") < 0)
+                return -1;
+            if (tb_buf_append(out, &s[k], 1) < 0) return -1;
+        }
+        if (tb_buf_puts(out, "\"") < 0) return -1;
+        i = j + 1;
+    }
+    return tb_buf_puts(out, "}");
+}
+
+int tb_pgtype_format_text(const tb_column *col, const tb_value *v, tb_buf *out,
+                          tb_error *err)
+{
+    static const char hex[] = "0123456789abcdef";
+    int rc = 0;
+    bool bc;
+
+    if (v->state != TB_VALUE_SET)
+        return tb_error_set(err, TB_ERR_USAGE, "formatting an unset value");
+    switch (col->kind) {
+    case TB_KIND_BOOLEAN:
+        rc = tb_buf_puts(out, v->u.b ? "t" : "f");
+        break;
+    case TB_KIND_INT:
+    case TB_KIND_LONG:
+        rc = tb_buf_printf(out, "%" PRId64, v->u.i);
+        break;
+    case TB_KIND_FLOAT:
+    case TB_KIND_DOUBLE:
+        rc = put_float(out, v->u.d, col->kind == TB_KIND_FLOAT);
+        break;
+    case TB_KIND_DATE:
+        if (v->u.i >= INT32_MAX) {
+            rc = tb_buf_puts(out, "infinity");
+        } else if (v->u.i <= INT32_MIN) {
+            rc = tb_buf_puts(out, "-infinity");
+        } else {
+            rc = put_date(out, v->u.i, &bc);
+            if (rc == 0 && bc) rc = tb_buf_puts(out, " BC");
+        }
+        break;
+    case TB_KIND_TIME_MICROS:
+        if (v->u.i < 0 || v->u.i > USECS_PER_DAY)
+            return tb_error_set(err, TB_ERR_USAGE, "time %" PRId64 " us",
+                                v->u.i);
+        rc = put_hms(out, v->u.i);
+        break;
+    case TB_KIND_TIMESTAMP_MICROS:
+    case TB_KIND_LOCAL_TIMESTAMP_MICROS:
+        rc = put_timestamp(out, v->u.i, col->kind == TB_KIND_TIMESTAMP_MICROS);
+        break;
+    case TB_KIND_DURATION_MICROS:
+        if (v->u.i == INT64_MIN)
+            return tb_error_set(err, TB_ERR_USAGE, "duration out of range");
+        if (v->u.i < 0) rc = tb_buf_puts(out, "-");
+        if (rc == 0) rc = put_hms(out, v->u.i < 0 ? -v->u.i : v->u.i);
+        break;
+    case TB_KIND_BYTES:
+        if (tb_buf_reserve(out, 2 + 2 * (size_t)v->len + 1) < 0) {
+            rc = -1;
+            break;
+        }
+        out->data[out->len++] = '\\';
+        out->data[out->len++] = 'x';
+        for (uint32_t k = 0; k < v->len; k++) {
+            uint8_t b = (uint8_t)v->u.s[k];
+            out->data[out->len++] = (uint8_t)hex[b >> 4];
+            out->data[out->len++] = (uint8_t)hex[b & 15];
+        }
+        out->data[out->len] = '\0';
+        break;
+    case TB_KIND_SET:
+        rc = put_set(out, v->u.s, v->len);
+        break;
+    case TB_KIND_DECIMAL:
+    case TB_KIND_STRING:
+    case TB_KIND_UUID:
+    case TB_KIND_JSON:
+    case TB_KIND_BITS:
+        rc = tb_buf_append(out, v->u.s, v->len);
+        break;
+    default:
+        return tb_error_set(err, TB_ERR_USAGE, "cannot format kind %d",
+                            (int)col->kind);
+    }
+    if (rc < 0) return tb_error_set(err, TB_ERR_NOMEM, "formatting a value");
+    return 0;
+}
