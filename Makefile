@@ -90,3 +90,8 @@ clean:
 	rm -rf build build-asan
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+# docs/configuration.md is generated from the property table in src/config.c.
+docs: $(BUILD)/tributary
+	$(BUILD)/tributary check-config --docs > docs/configuration.md
+.PHONY: docs

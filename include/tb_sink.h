@@ -1,0 +1,42 @@
+/*
+ * tb_sink.h - the interface a sink (loader) implements.
+ *
+ * A sink stores the source position in the same transaction as the data:
+ * commit(pos) makes both durable at once, and open() returns the last
+ * committed position, so a restart resumes exactly once.
+ */
+#ifndef TB_SINK_H
+#define TB_SINK_H
+
+#include "tb_config.h"
+#include "tb_error.h"
+#include "tb_event.h"
+#include "tb_position.h"
+
+#define TB_SINK_ABI 1
+
+typedef struct tb_sink tb_sink; /* connector-private state */
+
+typedef struct tb_sink_ops {
+    int abi;          /* TB_SINK_ABI */
+    const char *type; /* config target.type, e.g. "postgres" */
+    /* Connect and read the committed position into *committed ("" when the
+     * target has never committed anything). */
+    int (*open)(const tb_config *cfg, tb_position *committed, tb_sink **out,
+                tb_error *err);
+    /* Create or evolve the target table for this shape (ADD COLUMN for new
+     * columns; dropped columns stay). May be called inside an open
+     * transaction (a source sends a new shape just before the first row
+     * that uses it); a transactional target does the DDL in that same
+     * transaction so shape and rows commit together. */
+    int (*prepare)(tb_sink *s, const tb_table *t, tb_error *err);
+    int (*begin)(tb_sink *s, tb_error *err);
+    int (*apply)(tb_sink *s, const tb_change *c, tb_error *err);
+    /* Write pos with the data and commit; on success both are durable. */
+    int (*commit)(tb_sink *s, const tb_position *pos, tb_error *err);
+    /* Roll back the open transaction; nothing of it stays. */
+    void (*abort)(tb_sink *s);
+    void (*close)(tb_sink *s);
+} tb_sink_ops;
+
+#endif

@@ -1,0 +1,261 @@
+/*
+ * pipeline.c - the core loop: source -> Avro event checked against the
+ * registry -> sink, with the position acknowledged to the source only after
+ * the sink committed it together with the data.
+ *
+ * Batching: many source transactions go into one target transaction,
+ * bounded by batch.max_rows, batch.max_bytes and batch.max_ms. A batch is
+ * committed only at a source transaction boundary, so the stored position
+ * always names a whole source transaction.
+ */
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "tb_avro.h"
+#include "tb_buf.h"
+#include "tb_connectors.h"
+#include "tb_log.h"
+#include "tb_registry.h"
+#include "tb_signals.h"
+
+typedef struct pipeline {
+    const tb_config *cfg;
+    const tb_source_ops *sops; /* source connector */
+    tb_source *src;
+    const tb_sink_ops *kops; /* sink connector */
+    tb_sink *sink;
+    tb_registry *reg;       /* schema registry, opened for writing */
+    tb_buf avro;            /* scratch: the current event's Avro body */
+    tb_buf subject;         /* scratch: subject names */
+    bool in_batch;          /* a target transaction is open */
+    bool in_tx;             /* inside a source transaction */
+    int64_t batch_rows;     /* changes in the open batch */
+    int64_t batch_bytes;    /* Avro bytes in the open batch */
+    int64_t batch_start_ms; /* when the open batch began */
+    tb_position pending;    /* end of the last whole tx in the batch */
+    bool pending_set;       /* pending holds something to commit */
+    tb_position committed;  /* last position the target committed */
+    uint64_t changes;       /* changes applied since start */
+    uint64_t batches;       /* target transactions committed */
+} pipeline;
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Commit the open batch with its position, then acknowledge the source. */
+static int flush(pipeline *p, tb_error *err)
+{
+    if (!p->in_batch) return 0;
+    if (p->kops->commit(p->sink, &p->pending, err) < 0) {
+        p->in_batch = false;
+        return tb_error_prefix(err, "target commit failed (nothing of this "
+                                    "batch was applied)");
+    }
+    p->in_batch = false;
+    p->committed = p->pending;
+    p->pending_set = false;
+    p->batches++;
+    tb_log_debug("batch committed rows=%lld bytes=%lld position=%s",
+                 (long long)p->batch_rows, (long long)p->batch_bytes,
+                 p->committed.text);
+    p->batch_rows = p->batch_bytes = 0;
+    /* Only now, with the position durable in the target, may the source
+     * release what came before it. */
+    return p->sops->ack(p->src, &p->committed, err);
+}
+
+static int open_batch(pipeline *p, tb_error *err)
+{
+    if (p->in_batch) return 0;
+    if (p->kops->begin(p->sink, err) < 0) return -1;
+    p->in_batch = true;
+    p->batch_start_ms = now_ms();
+    return 0;
+}
+
+static int on_table(void *ctx, tb_table *t, tb_error *err)
+{
+    pipeline *p = ctx;
+    int rc = -1;
+    char *text = NULL;
+    json_t *schema = tb_avro_envelope_schema(t, p->cfg->name, err);
+    if (!schema) goto out;
+    text = json_dumps(schema, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    if (!text) {
+        tb_error_set(err, TB_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    tb_buf_reset(&p->subject);
+    if (tb_avro_namespace_append(t, p->cfg->name, &p->subject, err) < 0 ||
+        tb_buf_puts(&p->subject, "-value") < 0)
+        goto out;
+    int id = 0, version = 0;
+    if (tb_registry_register(p->reg, (const char *)p->subject.data, text, &id,
+                             &version, err) < 0)
+        goto out;
+    t->schema_id = id;
+    t->version = version;
+    tb_log_info("table %s.%s: schema id %d, subject %s version %d",
+                t->schema ? t->schema : t->db, t->name, id,
+                (const char *)p->subject.data, version);
+    /* A new shape may arrive inside a source transaction; the sink evolves
+     * the table in the open target transaction so both commit together. */
+    rc = p->kops->prepare(p->sink, t, err);
+out:
+    free(text);
+    json_decref(schema);
+    return rc;
+}
+
+static int on_begin(void *ctx, const tb_tx *tx, tb_error *err)
+{
+    pipeline *p = ctx;
+    (void)tx;
+    if (open_batch(p, err) < 0) return -1;
+    p->in_tx = true;
+    return 0;
+}
+
+static int on_change(void *ctx, const tb_change *c, tb_error *err)
+{
+    pipeline *p = ctx;
+    if (!p->in_batch && open_batch(p, err) < 0) return -1;
+    /* The Avro encoding checks every value against the registered shape:
+     * a value that does not fit stops here, before the target sees it. */
+    tb_buf_reset(&p->avro);
+    if (tb_avro_encode_change(c, &p->avro, err) < 0)
+        return tb_error_prefix(err, "%s.%s at %s", c->table->schema,
+                               c->table->name,
+                               c->source.position ? c->source.position : "?");
+    if (p->kops->apply(p->sink, c, err) < 0) return -1;
+    p->batch_rows++;
+    p->batch_bytes += (int64_t)p->avro.len;
+    p->changes++;
+    return 0;
+}
+
+static int on_commit(void *ctx, const tb_tx *tx, tb_error *err)
+{
+    pipeline *p = ctx;
+    p->in_tx = false;
+    p->pending = tx->end;
+    p->pending_set = true;
+    if (p->batch_rows >= p->cfg->batch.max_rows ||
+        p->batch_bytes >= p->cfg->batch.max_bytes)
+        return flush(p, err);
+    return 0;
+}
+
+static int on_progress(void *ctx, const tb_position *pos, tb_error *err)
+{
+    pipeline *p = ctx;
+    if (p->in_batch || p->in_tx) {
+        /* Rides along with the open batch. */
+        if (!p->in_tx) {
+            p->pending = *pos;
+            p->pending_set = true;
+        }
+        return 0;
+    }
+    /* Nothing in flight: everything before pos is either committed or not
+     * ours, so the source may release it. The stored position stays where
+     * the last data commit put it. */
+    if (p->sops->compare(pos, &p->committed) <= 0) return 0;
+    p->committed = *pos;
+    return p->sops->ack(p->src, pos, err);
+}
+
+static void report_failure(const pipeline *p, const tb_error *err)
+{
+    tb_log_error("%s", err->msg);
+    tb_log_error("stopped; last committed position %s (a restart resumes "
+                 "after it)",
+                 p->committed.text[0] ? p->committed.text : "(none)");
+}
+
+int tb_cli_run(const tb_config *cfg, bool once)
+{
+    pipeline p;
+    tb_error err;
+    tb_position end = {{0}};
+    tb_compat_mode mode;
+    int rc = TB_EXIT_FAILURE;
+
+    memset(&p, 0, sizeof p);
+    tb_error_clear(&err);
+    p.cfg = cfg;
+    p.sops = tb_connectors_source(cfg->source.type);
+    p.kops = tb_connectors_sink(cfg->target.type);
+    if (!p.sops || !p.kops) {
+        tb_log_error("connector for %s -> %s is not built", cfg->source.type,
+                     cfg->target.type);
+        return TB_EXIT_FAILURE;
+    }
+    if (tb_compat_mode_parse(cfg->registry.compatibility, &mode, &err) < 0 ||
+        tb_registry_open(cfg->registry.path, mode, TB_REGISTRY_WRITE, &p.reg,
+                         &err) < 0)
+        goto fail;
+    if (p.kops->open(cfg, &p.committed, &p.sink, &err) < 0) goto fail;
+    tb_log_info("pipeline %s: target committed position %s", cfg->name,
+                p.committed.text[0] ? p.committed.text : "(none: first run)");
+    if (p.sops->open(cfg, &p.committed, &p.src, &err) < 0) goto fail;
+    if (once && p.sops->current(p.src, &end, &err) < 0) goto fail;
+    if (once) tb_log_info("--once: catching up to %s", end.text);
+
+    const tb_emit emit = {&p,        on_table,  on_begin,
+                          on_change, on_commit, on_progress};
+    for (;;) {
+        if (tb_signals_stop) {
+            tb_log_info("stop requested");
+            break;
+        }
+        if (once && !p.in_batch && p.committed.text[0] &&
+            p.sops->compare(&p.committed, &end) >= 0)
+            break;
+        int timeout = (int)cfg->batch.max_ms;
+        if (p.in_batch) {
+            int64_t left = p.batch_start_ms + cfg->batch.max_ms - now_ms();
+            timeout = left < 0 ? 0 : (int)left;
+        }
+        if (p.sops->poll(p.src, &emit, timeout, &err) < 0) goto fail;
+        if (p.in_batch && !p.in_tx && p.pending_set &&
+            now_ms() - p.batch_start_ms >= cfg->batch.max_ms &&
+            flush(&p, &err) < 0)
+            goto fail;
+    }
+    /* Graceful stop: a batch ending on a transaction boundary is committed;
+     * one in the middle of a source transaction is rolled back (the source
+     * sends that transaction again after a restart). */
+    if (p.in_batch) {
+        if (p.in_tx || !p.pending_set) {
+            p.kops->abort(p.sink);
+            p.in_batch = false;
+        } else if (flush(&p, &err) < 0) {
+            goto fail;
+        }
+    }
+    tb_log_info("pipeline %s stopped: %llu changes in %llu target "
+                "transactions; committed position %s",
+                cfg->name, (unsigned long long)p.changes,
+                (unsigned long long)p.batches,
+                p.committed.text[0] ? p.committed.text : "(none)");
+    rc = TB_EXIT_OK;
+    goto out;
+fail:
+    if (p.in_batch && p.sink) p.kops->abort(p.sink);
+    report_failure(&p, &err);
+out:
+    if (p.src) p.sops->close(p.src);
+    if (p.sink) p.kops->close(p.sink);
+    tb_registry_close(p.reg);
+    tb_buf_free(&p.avro);
+    tb_buf_free(&p.subject);
+    return rc;
+}

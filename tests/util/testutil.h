@@ -1,0 +1,38 @@
+/*
+ * testutil.h - small helpers shared by the test programs: temp dirs, files,
+ * running the tributary binary and capturing its output.
+ */
+#ifndef TB_TESTUTIL_H
+#define TB_TESTUTIL_H
+
+#include <stddef.h>
+
+/* Create a fresh temp dir; returns a malloc'd path (caller frees). */
+char *tu_tempdir(void);
+
+/* Remove a dir tree (rm -rf); NULL is a no-op. */
+void tu_rmtree(const char *path);
+
+/* Write text to dir/name; returns malloc'd full path. Aborts on failure. */
+char *tu_write_file(const char *dir, const char *name, const char *text);
+
+/* Result of running a command. */
+typedef struct tu_run {
+    int status; /* exit code, or 128+signal */
+    char *out;  /* captured stdout (malloc'd, NUL-terminated) */
+    char *err;  /* captured stderr */
+} tu_run;
+
+/* Run argv (argv[0] is a path) with stdout and stderr captured. */
+tu_run tu_exec(char *const argv[]);
+
+/* Free the captured output. */
+void tu_run_free(tu_run *r);
+
+/* Path of the tributary binary: $TB_BIN, else build/tributary. */
+const char *tu_bin(void);
+
+/* Does haystack contain needle? (NULL-safe) */
+int tu_contains(const char *haystack, const char *needle);
+
+#endif
