@@ -87,17 +87,26 @@ int avro_rd_truncated(avro_rd *r, const char *what);
 /* Report corrupt data at offset off (relative to r->base). */
 int avro_rd_corrupt(avro_rd *r, const uint8_t *at, const char *what);
 
+/* Always -1, visibly to the optimiser: an error path then provably leaves
+ * outputs unwritten only where callers check the result. */
+static inline int avro_failed(int rc)
+{
+    (void)rc;
+    return -1;
+}
+
 /* Read a zig-zag varint long. */
 static inline int avro_get_long(avro_rd *r, int64_t *out)
 {
     const uint8_t *p = r->p;
     uint64_t v = 0;
     for (int i = 0; i < AVRO_VARINT_MAX; i++) {
-        if (p >= r->end) return avro_rd_truncated(r, "varint");
+        if (p >= r->end) return avro_failed(avro_rd_truncated(r, "varint"));
         uint8_t c = *p++;
         /* The 10th byte may only carry bit 63. */
         if (i == AVRO_VARINT_MAX - 1 && c > 1)
-            return avro_rd_corrupt(r, r->p, "varint longer than 64 bits");
+            return avro_failed(
+                avro_rd_corrupt(r, r->p, "varint longer than 64 bits"));
         v |= (uint64_t)(c & 0x7f) << (7 * i);
         if (!(c & 0x80)) {
             r->p = p;
@@ -105,7 +114,7 @@ static inline int avro_get_long(avro_rd *r, int64_t *out)
             return 0;
         }
     }
-    return avro_rd_corrupt(r, r->p, "varint longer than 64 bits");
+    return avro_failed(avro_rd_corrupt(r, r->p, "varint longer than 64 bits"));
 }
 
 /* Read a varint that must fit an Avro int (32 bits). */
@@ -115,7 +124,7 @@ static inline int avro_get_int(avro_rd *r, int32_t *out)
     int64_t v;
     if (avro_get_long(r, &v) < 0) return -1;
     if (v < INT32_MIN || v > INT32_MAX)
-        return avro_rd_corrupt(r, at, "int out of 32-bit range");
+        return avro_failed(avro_rd_corrupt(r, at, "int out of 32-bit range"));
     *out = (int32_t)v;
     return 0;
 }
@@ -126,9 +135,9 @@ static inline int avro_get_bytes(avro_rd *r, const uint8_t **s, size_t *n)
     const uint8_t *at = r->p;
     int64_t len;
     if (avro_get_long(r, &len) < 0) return -1;
-    if (len < 0) return avro_rd_corrupt(r, at, "negative length");
+    if (len < 0) return avro_failed(avro_rd_corrupt(r, at, "negative length"));
     if ((uint64_t)len > (uint64_t)(r->end - r->p))
-        return avro_rd_truncated(r, "bytes");
+        return avro_failed(avro_rd_truncated(r, "bytes"));
     *s = r->p;
     *n = (size_t)len;
     r->p += len;
@@ -138,8 +147,9 @@ static inline int avro_get_bytes(avro_rd *r, const uint8_t **s, size_t *n)
 /* Read a boolean byte (0 or 1). */
 static inline int avro_get_bool(avro_rd *r, bool *out)
 {
-    if (r->p >= r->end) return avro_rd_truncated(r, "boolean");
-    if (*r->p > 1) return avro_rd_corrupt(r, r->p, "boolean not 0 or 1");
+    if (r->p >= r->end) return avro_failed(avro_rd_truncated(r, "boolean"));
+    if (*r->p > 1)
+        return avro_failed(avro_rd_corrupt(r, r->p, "boolean not 0 or 1"));
     *out = *r->p++ == 1;
     return 0;
 }
@@ -147,7 +157,7 @@ static inline int avro_get_bool(avro_rd *r, bool *out)
 /* Read an IEEE double, little-endian. */
 static inline int avro_get_double(avro_rd *r, double *out)
 {
-    if (r->end - r->p < 8) return avro_rd_truncated(r, "double");
+    if (r->end - r->p < 8) return avro_failed(avro_rd_truncated(r, "double"));
     uint64_t u = 0;
     for (int i = 0; i < 8; i++)
         u |= (uint64_t)r->p[i] << (8 * i);
@@ -159,7 +169,7 @@ static inline int avro_get_double(avro_rd *r, double *out)
 /* Read an IEEE float, little-endian. */
 static inline int avro_get_float(avro_rd *r, float *out)
 {
-    if (r->end - r->p < 4) return avro_rd_truncated(r, "float");
+    if (r->end - r->p < 4) return avro_failed(avro_rd_truncated(r, "float"));
     uint32_t u = 0;
     for (int i = 0; i < 4; i++)
         u |= (uint32_t)r->p[i] << (8 * i);
@@ -175,9 +185,55 @@ static inline int avro_get_branch(avro_rd *r, int nbranches, int *out)
     int64_t v;
     if (avro_get_long(r, &v) < 0) return -1;
     if (v < 0 || v >= nbranches)
-        return avro_rd_corrupt(r, at, "union branch out of range");
+        return avro_failed(avro_rd_corrupt(r, at, "union branch out of range"));
     *out = (int)v;
     return 0;
+}
+
+/* Avro names are [A-Za-z_][A-Za-z0-9_]*: every other byte becomes '_', a
+ * leading digit gets a '_' prefix and an empty name becomes "_". The mapping
+ * is byte for byte, so its length is known without building it. */
+static inline bool avro_name_char(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c >= '0' && c <= '9') || c == '_';
+}
+
+/* Length of the sanitised form of name (NULL counts as empty). */
+static inline size_t avro_name_len(const char *name, size_t n)
+{
+    if (!name || n == 0) return 1;
+    return n + (name[0] >= '0' && name[0] <= '9');
+}
+
+/* Write the sanitised form of name[0..n) to dst (avro_name_len bytes, no
+ * NUL). */
+static inline void avro_name_write(char *dst, const char *name, size_t n)
+{
+    if (!name || n == 0) {
+        dst[0] = '_';
+        return;
+    }
+    if (name[0] >= '0' && name[0] <= '9') *dst++ = '_';
+    for (size_t i = 0; i < n; i++)
+        dst[i] = avro_name_char((unsigned char)name[i]) ? name[i] : '_';
+}
+
+/* Whether s[0..n) is the sanitised form of name. */
+static inline bool avro_name_eq(const char *name, const uint8_t *s, size_t n)
+{
+    size_t len = name ? strlen(name) : 0;
+    if (avro_name_len(name, len) != n) return false;
+    if (len == 0) return s[0] == '_';
+    if (n != len) { /* '_' prefix of a leading digit */
+        if (s[0] != '_') return false;
+        s++;
+    }
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)name[i];
+        if (s[i] != (avro_name_char(c) ? c : '_')) return false;
+    }
+    return true;
 }
 
 /* Forward declaration: tb_arena is only passed through. */
