@@ -479,8 +479,10 @@ static int month_days(int64_t y, int m)
 }
 
 /* PostgreSQL's limits: dates from 4714-11-24 BC (Julian day 0) through
- * 5874897-12-31; timestamps from 4714-11-24 BC up to (not including)
- * 294277-01-01. */
+ * 5874897-12-31; timestamps from 4714-11-24 BC. PostgreSQL's last timestamp,
+ * 294276-12-31, lies beyond what int64 microseconds since 1970 can hold
+ * (294247-01-10 04:00:54.775807 UTC): later values are refused, and
+ * INT64_MAX itself is kept for +infinity. */
 static int64_t date_min(void)
 {
     return days_from_civil(-4713, 11, 24);
@@ -492,10 +494,6 @@ static int64_t date_max(void)
 static int64_t ts_min(void)
 {
     return date_min() * USECS_PER_DAY;
-}
-static int64_t ts_end(void)
-{
-    return days_from_civil(294277, 1, 1) * USECS_PER_DAY;
 }
 
 /* floor division, for negative microsecond counts */
@@ -657,8 +655,10 @@ static int parse_timestamp(const char *s, size_t len, bool with_tz,
     if (c.p != c.e) return -1;
     /* The offset may move the instant across the range ends: check again. */
     if (!ymd_days(y, m, d, bc, &days)) return -1;
-    *out = days * USECS_PER_DAY + us - off * USECS_PER_SEC;
-    if (*out < ts_min() || *out >= ts_end()) return -1;
+    if (__builtin_mul_overflow(days, USECS_PER_DAY, out) ||
+        __builtin_add_overflow(*out, us - off * USECS_PER_SEC, out))
+        return -1;
+    if (*out < ts_min() || *out == INT64_MAX) return -1;
     return 0;
 }
 
