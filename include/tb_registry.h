@@ -62,8 +62,7 @@ typedef int (*tb_registry_visit_fn)(void *ctx, const tb_registry_entry *e,
  * On success *out is owned by the caller: release it with tb_registry_close.
  */
 int tb_registry_open(const char *path, tb_compat_mode default_mode,
-                     tb_registry_access access, tb_registry **out,
-                     tb_error *err);
+                     tb_registry_access acc, tb_registry **out, tb_error *err);
 
 /* Release the lock (if any) and all memory; NULL is a no-op. Every string
  * borrowed from the registry becomes invalid. */
