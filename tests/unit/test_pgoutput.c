@@ -140,7 +140,12 @@ static void dec_ok(fx *f, const uint8_t *p, size_t len)
         if (dec_copy(f, p, i, NULL) != -1)
             fail_msg("prefix %zu of %zu of '%c' decoded", i, len, p[0]);
         assert_int_equal(f->err.code, TB_ERR_DECODE);
-        assert_true(f->err.msg[0] != '\0');
+        /* The message names the decoder, the type and the offset. */
+        assert_non_null(strstr(f->err.msg, "pgoutput"));
+        if (i > 0) {
+            assert_non_null(strstr(f->err.msg, tb_pgo_type_name(p[0])));
+            assert_non_null(strstr(f->err.msg, "offset"));
+        }
         assert_true(tb_pgo_in_stream(f->d) == stream);
     }
     tb_error_clear(&f->err);
@@ -461,6 +466,11 @@ static void test_relation_replaced(void **state)
     build_rel(&m, true, 901);
     m.b[1 + 4 + 4 + 7 + 2 + 1 + 1] = 5; /* ncols low byte: 4 -> 5 */
     u8(&m, 0), str(&m, "extra"), u32(&m, 20), u32(&m, 0xffffffff);
+    /* A truncated Relation leaves the cached one in place. */
+    for (size_t i = 1; i < m.n; i++) {
+        assert_int_equal(dec_copy(f, m.b, i, NULL), -1);
+        assert_ptr_equal(tb_pgo_relation(f->d, 16384), old);
+    }
     dec_ok(f, m.b, m.n);
     assert_true(f->msg.has_xid);
     assert_int_equal(f->msg.xid, 901);
