@@ -8,9 +8,11 @@
  * Ownership: a tb_table is owned by the source that describes it and lives
  * until the source closes or replaces it (a replaced shape gets a new
  * tb_table; the old one stays valid until the batch that used it committed).
- * Values of a tb_change (strings, bytes) point into an arena owned by the
- * producer of the change and stay valid until that arena is reset, i.e. until
- * the batch is committed or aborted.
+ * Values of a tb_change (strings, bytes) point into memory owned by the
+ * producer of the change and are valid only during the call that receives
+ * the change (tb_emit.change, tb_sink_ops.apply): a consumer that keeps a
+ * value past that call copies it. This keeps the source's memory bounded
+ * however large a batch grows.
  */
 #ifndef TB_EVENT_H
 #define TB_EVENT_H
