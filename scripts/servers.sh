@@ -365,8 +365,27 @@ make_dir() {
     echo "$dir"
 }
 
+# wait_child PID: wait for a background job, returning its exit status.
+# A trapped signal makes `wait` return early (status > 128) while the job
+# still runs; then wait again.
+wait_child() {
+    local pid=$1 st
+    while :; do
+        st=0
+        wait "$pid" || st=$?
+        if [ "$st" -gt 128 ] && kill -0 "$pid" 2>/dev/null; then continue; fi
+        return "$st"
+    done
+}
+
 start_servers() {
-    local dir=$1 pgpid='' mypid='' rc=0
+    local dir=$1 pgpid='' mypid='' rc=0 saved
+    # An interrupt during the start must not leave servers behind: note it,
+    # let both starters finish (they ignore SIGINT, being background jobs),
+    # then stop whatever came up.
+    saved=$(trap -p INT TERM)
+    START_INTERRUPTED=0
+    trap 'START_INTERRUPTED=1' INT TERM
     if [ "$WANT_PG" = 1 ]; then
         pg_start "$dir" &
         pgpid=$!
@@ -375,8 +394,14 @@ start_servers() {
         my_start "$dir" &
         mypid=$!
     fi
-    if [ -n "$pgpid" ]; then wait "$pgpid" || rc=1; fi
-    if [ -n "$mypid" ]; then wait "$mypid" || rc=1; fi
+    if [ -n "$pgpid" ]; then wait_child "$pgpid" || rc=1; fi
+    if [ -n "$mypid" ]; then wait_child "$mypid" || rc=1; fi
+    trap - INT TERM
+    if [ -n "$saved" ]; then eval "$saved"; fi
+    if [ "$START_INTERRUPTED" = 1 ]; then
+        stop_dir "$dir"
+        die "interrupted; servers stopped and $dir deleted"
+    fi
     if [ "$rc" != 0 ]; then
         stop_dir "$dir"
         die "could not start the test servers"
