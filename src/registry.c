@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -296,7 +297,7 @@ static int load_avsc(tb_registry *reg, subject *s, version *v, const char *fp,
         goto fail;
     }
     snprintf(want, sizeof want, "%016" PRIx64, v->fp);
-    if (strcmp(want, fp) != 0) {
+    if (strcasecmp(want, fp) != 0) {
         tb_error_set(err, TB_ERR_SCHEMA,
                      "schema file %s is corrupt: its fingerprint %s differs "
                      "from %s in %s/%s; the registry will not write over it",
