@@ -119,9 +119,10 @@ int tb_avro_decode_change_resolved(const tb_avro_resolver *r,
 
 /* Convert decimal text ("-12.5", "0", "42.") to the big-endian two's
  * complement bytes of its unscaled value at `scale` (fraction padded with
- * zeros). More fraction digits than scale, more digits than precision
- * (when precision > 0) or more than TB_AVRO_DECIMAL_MAX_DIGITS are
- * TB_ERR_SCHEMA; anything but [+-]digits[.digits] is TB_ERR_DECODE. Writes
+ * zeros). A nonzero fraction digit beyond the scale (it would need
+ * rounding), more digits than precision (when precision > 0) or more than
+ * TB_AVRO_DECIMAL_MAX_DIGITS are TB_ERR_SCHEMA; zeros beyond the scale are
+ * exact and accepted; anything but [+-]digits[.digits] is TB_ERR_DECODE. Writes
  * the minimal form (at least one byte) to out[0..cap) and its size to
  * *outlen. Exact integer arithmetic, no floating point. */
 int tb_avro_decimal_to_bytes(const char *text, size_t len, int precision,
