@@ -3,9 +3,12 @@
 
 #include <string.h>
 
+#include "../connectors/postgres/pg_source.h"
+
 /* Sources and sinks built into this binary. A config type missing here is
  * accepted by the config contract but refused at run time as not built. */
 static const tb_source_ops *const sources[] = {
+    &tb_pg_source_ops,
     NULL,
 };
 

@@ -17,6 +17,7 @@
 #include "tb_avro.h"
 #include "tb_buf.h"
 #include "tb_connectors.h"
+#include "tb_crash.h"
 #include "tb_log.h"
 #include "tb_registry.h"
 #include "tb_signals.h"
@@ -53,6 +54,7 @@ static int64_t now_ms(void)
 static int flush(pipeline *p, tb_error *err)
 {
     if (!p->in_batch) return 0;
+    tb_crash_point("before_commit");
     if (p->kops->commit(p->sink, &p->pending, err) < 0) {
         p->in_batch = false;
         return tb_error_prefix(err, "target commit failed (nothing of this "
@@ -66,6 +68,7 @@ static int flush(pipeline *p, tb_error *err)
                  (long long)p->batch_rows, (long long)p->batch_bytes,
                  p->committed.text);
     p->batch_rows = p->batch_bytes = 0;
+    tb_crash_point("after_commit");
     /* Only now, with the position durable in the target, may the source
      * release what came before it. */
     return p->sops->ack(p->src, &p->committed, err);
@@ -135,6 +138,7 @@ static int on_change(void *ctx, const tb_change *c, tb_error *err)
                                c->table->name,
                                c->source.position ? c->source.position : "?");
     if (p->kops->apply(p->sink, c, err) < 0) return -1;
+    tb_crash_point("mid_batch");
     p->batch_rows++;
     p->batch_bytes += (int64_t)p->avro.len;
     p->changes++;
