@@ -8,6 +8,8 @@
 #ifndef TB_SINK_H
 #define TB_SINK_H
 
+#include <jansson.h>
+
 #include "tb_config.h"
 #include "tb_error.h"
 #include "tb_event.h"
@@ -37,6 +39,10 @@ typedef struct tb_sink_ops {
     /* Roll back the open transaction; nothing of it stays. */
     void (*abort)(tb_sink *s);
     void (*close)(tb_sink *s);
+    /* Read-only: the committed position, without creating anything ("" when
+     * none); may add fields (e.g. when it was committed) to info. */
+    int (*committed)(const tb_config *cfg, tb_position *pos, json_t *info,
+                     tb_error *err);
 } tb_sink_ops;
 
 #endif

@@ -8,6 +8,8 @@
 #ifndef TB_SOURCE_H
 #define TB_SOURCE_H
 
+#include <jansson.h>
+
 #include "tb_config.h"
 #include "tb_error.h"
 #include "tb_event.h"
@@ -61,6 +63,11 @@ typedef struct tb_source_ops {
     int (*ack)(tb_source *s, const tb_position *pos, tb_error *err);
     /* Release everything; s may be NULL. */
     void (*close)(tb_source *s);
+    /* Read-only state for `tributary status`: connect without creating
+     * anything and add fields to the JSON object out (e.g. current
+     * position, slot state, retained log, lag behind committed). */
+    int (*status)(const tb_config *cfg, const tb_position *committed,
+                  json_t *out, tb_error *err);
 } tb_source_ops;
 
 #endif

@@ -5,6 +5,7 @@
  * differences.
  */
 #include <getopt.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -241,13 +242,64 @@ static int snapshot_body(const command *cmd, tb_config *cfg, opts *o)
     return TB_EXIT_FAILURE;
 }
 
+static void print_field(const char *label, json_t *v)
+{
+    if (!v) return;
+    if (json_is_string(v))
+        printf("  %-26s %s\n", label, json_string_value(v));
+    else if (json_is_integer(v))
+        printf("  %-26s %lld\n", label, (long long)json_integer_value(v));
+    else if (json_is_boolean(v))
+        printf("  %-26s %s\n", label, json_is_true(v) ? "yes" : "no");
+    else if (json_is_real(v))
+        printf("  %-26s %.1f\n", label, json_real_value(v));
+}
+
 static int status_body(const command *cmd, tb_config *cfg, opts *o)
 {
-    (void)o;
     int rc = require_connectors(cmd, cfg);
     if (rc >= 0) return rc;
-    fprintf(stderr, "tributary status: not built yet; nothing was done.\n");
-    return TB_EXIT_FAILURE;
+    const tb_source_ops *src = tb_connectors_source(cfg->source.type);
+    const tb_sink_ops *snk = tb_connectors_sink(cfg->target.type);
+    tb_error err;
+    tb_position pos = {{0}};
+    tb_error_clear(&err);
+    json_t *out = json_object();
+    json_object_set_new(out, "pipeline", json_string(cfg->name));
+    if (!snk->committed || !src->status) {
+        fprintf(stderr, "tributary status: not available for %s -> %s\n",
+                cfg->source.type, cfg->target.type);
+        json_decref(out);
+        return TB_EXIT_FAILURE;
+    }
+    if (snk->committed(cfg, &pos, out, &err) < 0 ||
+        src->status(cfg, &pos, out, &err) < 0) {
+        fprintf(stderr, "tributary status: %s\n", err.msg);
+        json_decref(out);
+        return TB_EXIT_FAILURE;
+    }
+    json_object_set_new(out, "committed_position",
+                        pos.text[0] ? json_string(pos.text) : json_null());
+    if (o->json) {
+        json_dumpf(out, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        putchar('\n');
+    } else {
+        printf("pipeline %s (%s -> %s)\n", cfg->name, cfg->source.type,
+               cfg->target.type);
+        const char *key;
+        json_t *v;
+        json_object_foreach(out, key, v)
+        {
+            if (strcmp(key, "pipeline") == 0) continue;
+            if (json_is_null(v)) {
+                printf("  %-26s (none)\n", key);
+                continue;
+            }
+            print_field(key, v);
+        }
+    }
+    json_decref(out);
+    return TB_EXIT_OK;
 }
 
 static int verify_body(const command *cmd, tb_config *cfg, opts *o)

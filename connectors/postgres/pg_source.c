@@ -520,7 +520,67 @@ static void pg_close(tb_source *s)
     free(s);
 }
 
+/* `tributary status`: slot state, WAL positions and lag, read-only. */
+static int pg_status(const tb_config *cfg, const tb_position *committed,
+                     json_t *out, tb_error *err)
+{
+    PGconn *c = tb_pgconn_open(cfg->source.dsn, cfg->source.password, false,
+                               "source", err);
+    if (!c) return -1;
+    tb_buf q = TB_BUF_INIT;
+    tb_buf_puts(&q, "SELECT pg_current_wal_lsn(), s.slot_name IS NOT NULL, "
+                    "s.active, s.active_pid, s.confirmed_flush_lsn, "
+                    "s.restart_lsn, pg_wal_lsn_diff(pg_current_wal_lsn(), "
+                    "s.restart_lsn)::bigint, s.wal_status FROM (SELECT 1) one "
+                    "LEFT JOIN pg_replication_slots s ON s.slot_name = ");
+    tb_pgconn_quote_literal(&q, cfg->source.slot);
+    PGresult *r = tb_pgconn_query(c, (char *)q.data, "reading slot state",
+                                  TB_ERR_SOURCE, err);
+    tb_buf_free(&q);
+    if (!r) {
+        PQfinish(c);
+        return -1;
+    }
+    const char *cur = PQgetvalue(r, 0, 0);
+    json_object_set_new(out, "source_wal_lsn", json_string(cur));
+    json_object_set_new(out, "slot", json_string(cfg->source.slot));
+    bool exists = PQgetvalue(r, 0, 1)[0] == 't';
+    json_object_set_new(out, "slot_exists", json_boolean(exists));
+    if (exists) {
+        json_object_set_new(out, "slot_active",
+                            json_boolean(PQgetvalue(r, 0, 2)[0] == 't'));
+        if (!PQgetisnull(r, 0, 3))
+            json_object_set_new(out, "slot_active_pid",
+                                json_integer(atoi(PQgetvalue(r, 0, 3))));
+        json_object_set_new(out, "slot_confirmed_flush_lsn",
+                            json_string(PQgetvalue(r, 0, 4)));
+        json_object_set_new(out, "slot_restart_lsn",
+                            json_string(PQgetvalue(r, 0, 5)));
+        json_object_set_new(out, "retained_wal_bytes",
+                            json_integer(atoll(PQgetvalue(r, 0, 6))));
+        json_object_set_new(out, "slot_wal_status",
+                            json_string(PQgetvalue(r, 0, 7)));
+    }
+    uint64_t now_lsn = 0, done = 0;
+    tb_error e;
+    if (tb_pgwire_lsn_parse(cur, &now_lsn, &e) == 0 && committed->text[0] &&
+        tb_pgwire_lsn_parse(committed->text, &done, &e) == 0)
+        json_object_set_new(
+            out, "lag_bytes",
+            json_integer(now_lsn > done ? (json_int_t)(now_lsn - done) : 0));
+    PQclear(r);
+    PQfinish(c);
+    return 0;
+}
+
 const tb_source_ops tb_pg_source_ops = {
-    TB_SOURCE_ABI, "postgres", pg_open, pg_current,
-    pg_poll,       pg_compare, pg_ack,  pg_close,
+    .abi = TB_SOURCE_ABI,
+    .type = "postgres",
+    .open = pg_open,
+    .current = pg_current,
+    .poll = pg_poll,
+    .compare = pg_compare,
+    .ack = pg_ack,
+    .close = pg_close,
+    .status = pg_status,
 };

@@ -1,0 +1,432 @@
+/*
+ * test_pg_e2e.c - PostgreSQL -> PostgreSQL through the tributary binary,
+ * against a real server (scripts/servers.sh provides TB_PG_HOST/PORT).
+ *
+ * Every scenario ends with each target table equal to its source table:
+ * md5 over all rows in a canonical text form, so a change lost or applied
+ * twice (a duplicate row in a table without primary key) shows.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <libpq-fe.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "util/testutil.h"
+
+static char *dir;      /* temp dir: configs, registry, spill */
+static char srcdb[64]; /* source database of this run */
+static char dwdb[64];  /* target database */
+static const char *host, *port;
+
+static PGconn *connect_db(const char *db)
+{
+    char ci[512];
+    snprintf(ci, sizeof ci, "host=%s port=%s user=postgres dbname=%s", host,
+             port, db);
+    PGconn *c = PQconnectdb(ci);
+    if (PQstatus(c) != CONNECTION_OK) {
+        print_error("connect %s: %s\n", db, PQerrorMessage(c));
+        fail();
+    }
+    return c;
+}
+
+static void sql(const char *db, const char *fmt, ...)
+{
+    char q[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(q, sizeof q, fmt, ap);
+    va_end(ap);
+    PGconn *c = connect_db(db);
+    PGresult *r = PQexec(c, q);
+    ExecStatusType st = PQresultStatus(r);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        print_error("SQL failed on %s: %s\n%s\n", db, PQerrorMessage(c), q);
+        PQclear(r);
+        PQfinish(c);
+        fail();
+    }
+    PQclear(r);
+    PQfinish(c);
+}
+
+/* First column of the first row, malloc'd ("" when no row, NULL -> "NULL"). */
+static char *value(const char *db, const char *fmt, ...)
+{
+    char q[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(q, sizeof q, fmt, ap);
+    va_end(ap);
+    PGconn *c = connect_db(db);
+    PGresult *r = PQexec(c, q);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        print_error("query failed on %s: %s\n%s\n", db, PQerrorMessage(c), q);
+        fail();
+    }
+    char *v = strdup(PQntuples(r) == 0       ? ""
+                     : PQgetisnull(r, 0, 0) ? "NULL"
+                                            : PQgetvalue(r, 0, 0));
+    PQclear(r);
+    PQfinish(c);
+    return v;
+}
+
+/* Canonical digest of a table: md5 of the sorted text forms of its rows. */
+static char *digest(const char *db, const char *table)
+{
+    return value(db,
+                 "SELECT count(*) || ':' || coalesce(md5(string_agg(x::text, "
+                 "E'\\n' ORDER BY x::text)), '-') FROM %s x",
+                 table);
+}
+
+static void assert_same(const char *src_table, const char *dst_table)
+{
+    char *a = digest(srcdb, src_table);
+    char *b = digest(dwdb, dst_table);
+    if (strcmp(a, b) != 0)
+        print_error("%s: source %s, target %s\n", src_table, a, b);
+    assert_string_equal(a, b);
+    free(a);
+    free(b);
+}
+
+static char *config_path;
+
+static void write_config(const char *tables)
+{
+    char text[2048];
+    snprintf(text, sizeof text,
+             "{\"name\": \"e2e\",\n"
+             " \"source\": {\"type\": \"postgres\", \"dsn\": \"host=%s "
+             "port=%s user=postgres dbname=%s\", \"tables\": [%s]},\n"
+             " \"target\": {\"type\": \"postgres\", \"dsn\": \"host=%s "
+             "port=%s user=postgres dbname=%s\", \"schema\": \"mirror\"},\n"
+             " \"batch\": {\"max_rows\": 5000}\n}\n",
+             host, port, srcdb, tables, host, port, dwdb);
+    free(config_path);
+    config_path = tu_write_file(dir, "e2e.json", text);
+}
+
+static tu_run run_once(const char *crash_at)
+{
+    if (crash_at)
+        setenv("TB_CRASH_AT", crash_at, 1);
+    else
+        unsetenv("TB_CRASH_AT");
+    tu_run r = tu_exec((char *const[]){(char *)tu_bin(), "run", "--once",
+                                       "-c", config_path, NULL});
+    unsetenv("TB_CRASH_AT");
+    return r;
+}
+
+static void run_ok(void)
+{
+    tu_run r = run_once(NULL);
+    if (r.status != 0) print_error("tributary failed:\n%s\n", r.err);
+    assert_int_equal(r.status, 0);
+    tu_run_free(&r);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    host = getenv("TB_PG_HOST");
+    port = getenv("TB_PG_PORT");
+    if (!host || !port) {
+        fprintf(stderr, "TB_PG_HOST / TB_PG_PORT are not set: run the "
+                        "tests through scripts/servers.sh run\n");
+        return -1;
+    }
+    dir = tu_tempdir();
+    snprintf(srcdb, sizeof srcdb, "e2e_src_%d", (int)getpid());
+    snprintf(dwdb, sizeof dwdb, "e2e_dw_%d", (int)getpid());
+    sql("postgres", "CREATE DATABASE %s", srcdb);
+    sql("postgres", "CREATE DATABASE %s", dwdb);
+    sql(srcdb, "CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy')");
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    /* The slot pins the source database: drop it first. */
+    sql("postgres", "SELECT pg_drop_replication_slot(slot_name) FROM "
+                    "pg_replication_slots WHERE slot_name = 'tributary_e2e'");
+    sql("postgres", "DROP DATABASE IF EXISTS %s WITH (FORCE)", srcdb);
+    sql("postgres", "DROP DATABASE IF EXISTS %s WITH (FORCE)", dwdb);
+    tu_rmtree(dir);
+    free(dir);
+    free(config_path);
+    return 0;
+}
+
+/* Snapshot then streaming of every common type. */
+static void test_types_snapshot_and_stream(void **state)
+{
+    (void)state;
+    sql(srcdb,
+        "CREATE TABLE public.types (id bigint PRIMARY KEY, i2 smallint, "
+        "i4 int, i8 bigint, num numeric(20,5), num_free numeric, r4 real, "
+        "r8 double precision, t text, vc varchar(20), ch char(3), "
+        "b bytea, flag bool, d date, tm time, ts timestamp(6), "
+        "tstz timestamptz, iv interval, u uuid, js json, jb jsonb, "
+        "arr int[], tarr text[], m mood)");
+    const char *rows =
+        "INSERT INTO public.types VALUES "
+        "(1, -32768, -2147483648, -9223372036854775808, 123456789012345.12345,"
+        " 'NaN', 'Infinity', '-Infinity', 'emoji 😀 ünïcødé', 'x', 'ab',"
+        " '\\x00ff00'::bytea, true, '4713-01-01 BC', '24:00:00',"
+        " '2024-02-29 23:59:59.999999', 'infinity', '1 year 2 mons 3 days "
+        "04:05:06.7', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '{\"a\": [1, "
+        "2]}', '{\"b\": {\"c\": null}}', '{1,NULL,3}', '{\"x y\",\"\\\\\"}', "
+        "'happy'),"
+        "(2, 32767, 2147483647, 9223372036854775807, -0.00001, 12345678901234"
+        "567890.123456789, 1.5e-45, 1e308, '', 'tab\tnewline\n', NULL,"
+        " '', false, '5874897-12-31', '00:00:00', '-infinity',"
+        " '1999-12-31 23:59:59.5+05:30', '-1 days', NULL, 'null', '[]', '{}', "
+        "'{}', 'sad'),"
+        "(3, NULL, NULL, NULL, NULL, NULL, 'NaN', '-0', NULL, NULL, NULL, NULL,"
+        " NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "
+        "NULL)";
+    sql(srcdb, "%s", rows);
+    write_config("\"public.types\"");
+    run_ok();
+    assert_same("public.types", "mirror.types");
+    /* Column types are exactly the source's. */
+    char *a = value(srcdb,
+                    "SELECT string_agg(attname || ' ' || "
+                    "format_type(atttypid, atttypmod), ', ' ORDER BY attnum) "
+                    "FROM pg_attribute WHERE attrelid = 'public.types'::regclass "
+                    "AND attnum > 0 AND NOT attisdropped");
+    char *b = value(dwdb,
+                    "SELECT string_agg(attname || ' ' || "
+                    "format_type(atttypid, atttypmod), ', ' ORDER BY attnum) "
+                    "FROM pg_attribute WHERE attrelid = 'mirror.types'::regclass "
+                    "AND attnum > 0 AND NOT attisdropped");
+    /* Enum columns land as text: the target has no such type. */
+    char *want = strdup(a);
+    char *p = strstr(want, "m mood");
+    assert_non_null(p);
+    strcpy(p, "m text");
+    assert_string_equal(want, b);
+    free(want);
+    free(a);
+    free(b);
+    /* Streaming: the same rows again under other keys, then changes. */
+    sql(srcdb, "INSERT INTO public.types SELECT id + 10, i2, i4, i8, num, "
+               "num_free, r4, r8, t, vc, ch, b, flag, d, tm, ts, tstz, iv, u, "
+               "js, jb, arr, tarr, m FROM public.types");
+    sql(srcdb, "UPDATE public.types SET t = t || '!', num = num * 2 WHERE id "
+               "IN (1, 11)");
+    sql(srcdb, "DELETE FROM public.types WHERE id = 12");
+    run_ok();
+    assert_same("public.types", "mirror.types");
+}
+
+/* An UPDATE that leaves a TOASTed column alone keeps its target value. */
+static void test_toast_unchanged(void **state)
+{
+    (void)state;
+    sql(srcdb, "CREATE TABLE public.docs (id int PRIMARY KEY, n int, "
+               "body text)");
+    sql(srcdb, "ALTER TABLE public.docs ALTER COLUMN body SET STORAGE "
+               "EXTERNAL");
+    write_config("\"public.docs\"");
+    run_ok();
+    sql(srcdb, "INSERT INTO public.docs SELECT g, 0, (SELECT "
+               "string_agg(md5(g::text || i::text), '') FROM "
+               "generate_series(1, 6400) i) FROM generate_series(1, 3) g");
+    run_ok();
+    sql(srcdb, "UPDATE public.docs SET n = n + 1");
+    run_ok();
+    assert_same("public.docs", "mirror.docs");
+    char *len = value(dwdb, "SELECT min(length(body)) FROM mirror.docs");
+    assert_string_equal(len, "204800");
+    free(len);
+}
+
+/* Primary-key change, delete, truncate, rollback. */
+static void test_pk_update_delete_truncate_rollback(void **state)
+{
+    (void)state;
+    sql(srcdb, "CREATE TABLE public.acct (id int PRIMARY KEY, v text)");
+    sql(srcdb, "CREATE TABLE public.log (id int PRIMARY KEY, v text)");
+    write_config("\"public.acct\", \"public.log\"");
+    run_ok();
+    sql(srcdb, "INSERT INTO public.acct SELECT g, 'v' || g FROM "
+               "generate_series(1, 100) g");
+    sql(srcdb, "INSERT INTO public.log SELECT g, 'l' || g FROM "
+               "generate_series(1, 50) g");
+    sql(srcdb, "UPDATE public.acct SET id = id + 1000 WHERE id <= 10");
+    sql(srcdb, "DELETE FROM public.acct WHERE id BETWEEN 50 AND 59");
+    sql(srcdb, "BEGIN; INSERT INTO public.acct VALUES (5000, 'ghost'); "
+               "UPDATE public.acct SET v = 'ghost' WHERE id = 20; ROLLBACK");
+    sql(srcdb, "TRUNCATE public.log");
+    sql(srcdb, "INSERT INTO public.log VALUES (1, 'after truncate')");
+    run_ok();
+    assert_same("public.acct", "mirror.acct");
+    assert_same("public.log", "mirror.log");
+    char *ghost = value(dwdb, "SELECT count(*) FROM mirror.acct WHERE v = "
+                              "'ghost' OR id = 5000");
+    assert_string_equal(ghost, "0");
+    free(ghost);
+}
+
+/* No primary key, REPLICA IDENTITY FULL, duplicate rows. */
+static void test_no_pk_duplicates(void **state)
+{
+    (void)state;
+    sql(srcdb, "CREATE TABLE public.dup (a int, b text, j json, p point)");
+    sql(srcdb, "ALTER TABLE public.dup REPLICA IDENTITY FULL");
+    write_config("\"public.dup\"");
+    run_ok();
+    sql(srcdb, "INSERT INTO public.dup VALUES (1, 'x', '{\"k\":1}', "
+               "'(1,2)'), (1, 'x', '{\"k\":1}', '(1,2)'), (1, 'x', "
+               "'{\"k\":1}', '(1,2)'), (2, NULL, NULL, NULL), (2, NULL, NULL, "
+               "NULL)");
+    run_ok();
+    assert_same("public.dup", "mirror.dup");
+    sql(srcdb, "DELETE FROM public.dup WHERE ctid = (SELECT ctid FROM "
+               "public.dup WHERE a = 1 LIMIT 1)");
+    sql(srcdb, "UPDATE public.dup SET b = 'y' WHERE ctid = (SELECT ctid FROM "
+               "public.dup WHERE a = 2 LIMIT 1)");
+    run_ok();
+    assert_same("public.dup", "mirror.dup");
+    char *n = value(dwdb, "SELECT count(*) FROM mirror.dup WHERE a = 1");
+    assert_string_equal(n, "2");
+    free(n);
+}
+
+/* A partitioned table replicates through its root only. */
+static void test_partitioned(void **state)
+{
+    (void)state;
+    sql(srcdb, "CREATE TABLE public.events (id int, region text, PRIMARY KEY "
+               "(id, region)) PARTITION BY LIST (region)");
+    sql(srcdb, "CREATE TABLE public.events_eu PARTITION OF public.events FOR "
+               "VALUES IN ('eu')");
+    sql(srcdb, "CREATE TABLE public.events_us PARTITION OF public.events FOR "
+               "VALUES IN ('us')");
+    sql(srcdb, "INSERT INTO public.events SELECT g, CASE WHEN g %% 2 = 0 THEN "
+               "'eu' ELSE 'us' END FROM generate_series(1, 20) g");
+    write_config("\"public.events*\"");
+    run_ok();
+    sql(srcdb, "INSERT INTO public.events SELECT g, 'eu' FROM "
+               "generate_series(100, 110) g");
+    sql(srcdb, "UPDATE public.events SET region = 'us' WHERE id = 2");
+    run_ok();
+    assert_same("public.events", "mirror.events");
+    char *leaf = value(dwdb, "SELECT count(*) FROM pg_tables WHERE "
+                             "schemaname = 'mirror' AND tablename LIKE "
+                             "'events\\_%%'");
+    assert_string_equal(leaf, "0");
+    free(leaf);
+}
+
+/* ADD COLUMN mid-stream; a dropped column stays in the target. */
+static void test_add_drop_column(void **state)
+{
+    (void)state;
+    sql(srcdb, "CREATE TABLE public.evolve (id int PRIMARY KEY, a text)");
+    write_config("\"public.evolve\"");
+    run_ok();
+    sql(srcdb, "INSERT INTO public.evolve VALUES (1, 'one')");
+    sql(srcdb, "ALTER TABLE public.evolve ADD COLUMN c numeric(8,2)");
+    sql(srcdb, "INSERT INTO public.evolve VALUES (2, 'two', 2.5)");
+    run_ok();
+    assert_same("public.evolve", "mirror.evolve");
+    sql(srcdb, "ALTER TABLE public.evolve DROP COLUMN a");
+    sql(srcdb, "INSERT INTO public.evolve VALUES (3, 3.5)");
+    run_ok();
+    char *v = value(dwdb, "SELECT coalesce(a, 'NULL') || ',' || c FROM "
+                          "mirror.evolve WHERE id = 3");
+    assert_string_equal(v, "NULL,3.50");
+    free(v);
+    v = value(dwdb, "SELECT a FROM mirror.evolve WHERE id = 1");
+    assert_string_equal(v, "one");
+    free(v);
+}
+
+/* A 200,000-row transaction, then a crash at several points and a restart:
+ * nothing lost, nothing applied twice (the table has no primary key, so a
+ * double apply would show as duplicates). */
+static void test_big_tx_and_crashes(void **state)
+{
+    (void)state;
+    sql(srcdb, "CREATE TABLE public.big (id int PRIMARY KEY, v text)");
+    sql(srcdb, "CREATE TABLE public.ledger (n int, note text)");
+    sql(srcdb, "ALTER TABLE public.ledger REPLICA IDENTITY FULL");
+    write_config("\"public.big\", \"public.ledger\"");
+    run_ok();
+    sql(srcdb, "INSERT INTO public.big SELECT g, md5(g::text) FROM "
+               "generate_series(1, 200000) g");
+    run_ok();
+    assert_same("public.big", "mirror.big");
+
+    static const char *const points[] = {"mid_batch:3000", "before_commit:2",
+                                         "after_commit:2", "after_commit:1"};
+    for (size_t i = 0; i < sizeof points / sizeof points[0]; i++) {
+        for (int t = 0; t < 20; t++)
+            sql(srcdb, "INSERT INTO public.ledger SELECT g, 'p%zu t%d' FROM "
+                       "generate_series(1, 500) g",
+                i, t);
+        sql(srcdb, "UPDATE public.big SET v = 'round %zu' WHERE id %% 97 = 0",
+            i);
+        tu_run r = run_once(points[i]);
+        assert_int_equal(r.status, 128 + SIGKILL);
+        tu_run_free(&r);
+        run_ok();
+        assert_same("public.ledger", "mirror.ledger");
+        assert_same("public.big", "mirror.big");
+    }
+}
+
+/* Peak memory of the agent through a 1,000,000-row transaction. */
+static void test_memory_big_transaction(void **state)
+{
+    (void)state;
+    sql(srcdb, "CREATE TABLE public.mem (id int PRIMARY KEY, v text, n "
+               "numeric(12,2))");
+    write_config("\"public.mem\"");
+    run_ok();
+    sql(srcdb, "INSERT INTO public.mem SELECT g, md5(g::text), g / 3.0 FROM "
+               "generate_series(1, 1000000) g");
+    struct rusage before;
+    getrusage(RUSAGE_CHILDREN, &before);
+    run_ok();
+    struct rusage after;
+    getrusage(RUSAGE_CHILDREN, &after);
+    /* ru_maxrss of children is the largest child so far, in KiB. */
+    long kib = after.ru_maxrss;
+    fprintf(stderr, "peak RSS through a 1,000,000-row transaction: %ld KiB\n",
+            kib);
+    assert_true(kib < 64 * 1024);
+    assert_same("public.mem", "mirror.mem");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_types_snapshot_and_stream),
+        cmocka_unit_test(test_toast_unchanged),
+        cmocka_unit_test(test_pk_update_delete_truncate_rollback),
+        cmocka_unit_test(test_no_pk_duplicates),
+        cmocka_unit_test(test_partitioned),
+        cmocka_unit_test(test_add_drop_column),
+        cmocka_unit_test(test_big_tx_and_crashes),
+        cmocka_unit_test(test_memory_big_transaction),
+    };
+    return cmocka_run_group_tests_name("pg_e2e", tests, setup, teardown);
+}
