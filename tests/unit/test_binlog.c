@@ -32,7 +32,7 @@ static void start(bld *b)
 static void put_le(bld *b, uint64_t v, int n)
 {
     for (int i = 0; i < n; i++)
-        b->b[b->n++] = (uint8_t)(v >> (8 * i));
+        b->b[b->n++] = i < 8 ? (uint8_t)(v >> (8 * i)) : 0;
 }
 
 static void put_bytes(bld *b, const void *p, size_t n)

@@ -139,6 +139,10 @@ static size_t enc_decimal(const char *txt, int prec, int scale, uint8_t *out)
     if (neg) txt++;
     const char *dot = strchr(txt, '.');
     size_t il = dot ? (size_t)(dot - txt) : strlen(txt);
+    while (il > 0 && txt[0] == '0') { /* "0.5" has no integer digits */
+        txt++;
+        il--;
+    }
     char ip[80], fp[40];
     int intg = prec - scale;
     /* left-pad integer digits to intg, right-pad fraction to scale */
