@@ -16,6 +16,10 @@
 
 #include "../../connectors/mysql/binlog.h"
 
+#ifdef TB_HAVE_ZSTD
+#include <zstd.h>
+#endif
+
 /* ---- builder ---- */
 
 typedef struct bld {
@@ -774,6 +778,29 @@ static void test_transaction_payload(void **state)
 #ifndef TB_HAVE_ZSTD
     assert_int_equal(c->err.code, TB_ERR_UNSUPPORTED);
     assert_non_null(strstr(c->err.msg, "binlog_transaction_compression=OFF"));
+#else
+    assert_int_equal(c->err.code, TB_ERR_DECODE); /* 4 bytes: not a frame */
+    /* a real zstd frame of the inner events round-trips */
+    uint8_t z[1024];
+    size_t zn = ZSTD_compress(z, sizeof z, in->b, nin, 3);
+    assert_false(ZSTD_isError(zn));
+    start(&c->b);
+    put_packed(&c->b, 2);
+    put_packed(&c->b, 1);
+    put_packed(&c->b, 0);
+    put_packed(&c->b, 3);
+    put_packed(&c->b, 1);
+    put_packed(&c->b, nin);
+    put_packed(&c->b, 1);
+    put_packed(&c->b, zn < 251 ? 1 : 3);
+    put_packed(&c->b, zn);
+    put_packed(&c->b, 0);
+    put_bytes(&c->b, z, zn);
+    e = decode_ok(c, finish(&c->b, TB_BINLOG_TRANSACTION_PAYLOAD, true));
+    tb_buf_reset(&out);
+    assert_int_equal(tb_binlog_payload_unpack(&e.u.payload, &out, &c->err), 0);
+    assert_int_equal(out.len, nin);
+    assert_memory_equal(out.data, in->b, nin);
 #endif
     tb_buf_free(&out);
     free(in);
