@@ -7,9 +7,10 @@
  * MySQL's libbinlogevents; see binlog.c for the per-event notes.
  *
  * Ownership and lifetime:
- *  - tb_binlog_event fields named `*_p` / slices (pointer + length) point
- *    INTO the event buffer passed to tb_binlog_event_decode(); they stay
- *    valid as long as that buffer does.
+ *  - Slices in tb_binlog_event (pointer + length: body, SQL text, file
+ *    names, ROWS bitmaps and data, payload bytes) point INTO the event
+ *    buffer passed to tb_binlog_event_decode(); they stay valid as long as
+ *    that buffer does, and are not NUL-terminated.
  *  - Everything else that needs memory (table names, per-column arrays of a
  *    TABLE_MAP, decoded row arrays, decimal / bit / set / JSON text) comes
  *    from the tb_arena the caller passes in. A TABLE_MAP is referenced by
@@ -20,13 +21,14 @@
  *    members, JSON) lives in the arena given to tb_binlog_rows_next().
  *
  * Compressed events: MariaDB's *_COMPRESSED events (types 165..171, written
- * with log_bin_compress=ON) are NOT decompressed here: the client library
- * does not inflate them on the replication stream, and the payload carries
- * its own zlib header, so treating them as uncompressed would decode
- * garbage. They are refused with TB_ERR_UNSUPPORTED naming the server
- * setting. MySQL TRANSACTION_PAYLOAD (40) with compression NONE is unpacked;
- * zstd payloads need libzstd (build with -DTB_HAVE_ZSTD and link libzstd),
- * otherwise TB_ERR_UNSUPPORTED names binlog_transaction_compression=OFF.
+ * with log_bin_compress=ON) are NOT decompressed here (that would need
+ * zlib in libtb) and are never reinterpreted as their uncompressed types:
+ * their body starts with a compression header and zlib data, so decoding
+ * it as a plain QUERY / ROWS body would yield garbage. They are refused
+ * with TB_ERR_UNSUPPORTED naming the server setting log_bin_compress=OFF. MySQL
+ * TRANSACTION_PAYLOAD (40) with compression NONE is unpacked; zstd payloads
+ * need libzstd (build with -DTB_HAVE_ZSTD and link libzstd), otherwise
+ * TB_ERR_UNSUPPORTED names binlog_transaction_compression=OFF.
  */
 #ifndef TB_BINLOG_H
 #define TB_BINLOG_H
