@@ -383,6 +383,15 @@ static int prepare_slot(tb_source *s, const tb_position *resume, tb_error *err)
         s->start_lsn = s->resume_lsn;
         return 0;
     }
+    if (exists && !snapshot) {
+        /* No snapshot wanted: stream from wherever the slot stands (e.g. a
+         * slot made with pg_copy_logical_replication_slot). */
+        tb_log_info("using existing replication slot %s (snapshot: never)",
+                    slot);
+        s->start_lsn = 0; /* the server starts at the slot's position */
+        s->resume_lsn = 0;
+        return 0;
+    }
     if (exists) {
         /* A slot without any committed position in the target: an earlier
          * run stopped before its first commit (e.g. mid-snapshot). Nothing
