@@ -10,7 +10,7 @@
 
 BUILD   ?= build
 CC      ?= cc
-PKGS    := libpq libmariadb rdkafka avro-c jansson
+PKGS    := libpq libmariadb rdkafka avro-c jansson libzstd
 CSTD    := -std=c11 -D_GNU_SOURCE
 WARN    := -Wall -Wextra -Werror -Wno-missing-field-initializers
 OPT     ?= -O2 -g
@@ -18,7 +18,7 @@ SAN     ?=
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
-CFLAGS  += $(CSTD) $(WARN) $(OPT) $(SAN) -Iinclude -Isrc $(PKG_CFLAGS) -MMD -MP
+CFLAGS  += -DTB_HAVE_ZSTD $(CSTD) $(WARN) $(OPT) $(SAN) -Iinclude -Isrc $(PKG_CFLAGS) -MMD -MP
 LDLIBS  += $(PKG_LIBS) -lpthread -lm
 LDFLAGS += $(SAN)
 
