@@ -74,7 +74,7 @@ static char *value(const char *db, const char *fmt, ...)
         print_error("query failed on %s: %s\n%s\n", db, PQerrorMessage(c), q);
         fail();
     }
-    char *v = strdup(PQntuples(r) == 0       ? ""
+    char *v = strdup(PQntuples(r) == 0      ? ""
                      : PQgetisnull(r, 0, 0) ? "NULL"
                                             : PQgetvalue(r, 0, 0));
     PQclear(r);
@@ -125,8 +125,8 @@ static tu_run run_once(const char *crash_at)
         setenv("TB_CRASH_AT", crash_at, 1);
     else
         unsetenv("TB_CRASH_AT");
-    tu_run r = tu_exec((char *const[]){(char *)tu_bin(), "run", "--once",
-                                       "-c", config_path, NULL});
+    tu_run r = tu_exec((char *const[]){(char *)tu_bin(), "run", "--once", "-c",
+                                       config_path, NULL});
     unsetenv("TB_CRASH_AT");
     return r;
 }
@@ -205,16 +205,16 @@ static void test_types_snapshot_and_stream(void **state)
     run_ok();
     assert_same("public.types", "mirror.types");
     /* Column types are exactly the source's. */
-    char *a = value(srcdb,
-                    "SELECT string_agg(attname || ' ' || "
-                    "format_type(atttypid, atttypmod), ', ' ORDER BY attnum) "
-                    "FROM pg_attribute WHERE attrelid = 'public.types'::regclass "
-                    "AND attnum > 0 AND NOT attisdropped");
-    char *b = value(dwdb,
-                    "SELECT string_agg(attname || ' ' || "
-                    "format_type(atttypid, atttypmod), ', ' ORDER BY attnum) "
-                    "FROM pg_attribute WHERE attrelid = 'mirror.types'::regclass "
-                    "AND attnum > 0 AND NOT attisdropped");
+    char *a = value(
+        srcdb, "SELECT string_agg(attname || ' ' || "
+               "format_type(atttypid, atttypmod), ', ' ORDER BY attnum) "
+               "FROM pg_attribute WHERE attrelid = 'public.types'::regclass "
+               "AND attnum > 0 AND NOT attisdropped");
+    char *b = value(
+        dwdb, "SELECT string_agg(attname || ' ' || "
+              "format_type(atttypid, atttypmod), ', ' ORDER BY attnum) "
+              "FROM pg_attribute WHERE attrelid = 'mirror.types'::regclass "
+              "AND attnum > 0 AND NOT attisdropped");
     /* Enum columns land as text: the target has no such type. */
     char *want = strdup(a);
     char *p = strstr(want, "m mood");
@@ -379,8 +379,9 @@ static void test_big_tx_and_crashes(void **state)
                                          "after_commit:2", "after_commit:1"};
     for (size_t i = 0; i < sizeof points / sizeof points[0]; i++) {
         for (int t = 0; t < 20; t++)
-            sql(srcdb, "INSERT INTO public.ledger SELECT g, 'p%zu t%d' FROM "
-                       "generate_series(1, 500) g",
+            sql(srcdb,
+                "INSERT INTO public.ledger SELECT g, 'p%zu t%d' FROM "
+                "generate_series(1, 500) g",
                 i, t);
         sql(srcdb, "UPDATE public.big SET v = 'round %zu' WHERE id %% 97 = 0",
             i);
