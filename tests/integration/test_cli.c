@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tb_registry.h"
 #include "util/testutil.h"
 
 static char *dir;
@@ -169,6 +170,63 @@ static void test_schemas_empty_registry(void **state)
     free(path);
 }
 
+static void test_schemas_list_and_show(void **state)
+{
+    (void)state;
+    /* The registry folder resolves against the config file's folder. */
+    char *path = tu_write_file(dir, "reg2.json", cfg_text);
+    char *regdir = NULL;
+    assert_true(asprintf(&regdir, "%s/registry", dir) > 0);
+    tb_registry *reg = NULL;
+    tb_error err;
+    assert_int_equal(tb_registry_open(regdir, TB_COMPAT_BACKWARD,
+                                      TB_REGISTRY_WRITE, &reg, &err),
+                     0);
+    int id1 = 0, id2 = 0, v1 = 0, v2 = 0;
+    assert_int_equal(
+        tb_registry_register(reg, "shop.public.orders-value",
+                             "{\"type\":\"record\",\"name\":\"V\","
+                             "\"fields\":[{\"name\":\"id\",\"type\":"
+                             "\"long\"}]}",
+                             &id1, &v1, &err),
+        0);
+    assert_int_equal(
+        tb_registry_register(reg, "shop.public.orders-value",
+                             "{\"type\":\"record\",\"name\":\"V\","
+                             "\"fields\":[{\"name\":\"id\",\"type\":"
+                             "\"long\"},{\"name\":\"note\",\"type\":"
+                             "[\"null\",\"string\"],\"default\":null}]}",
+                             &id2, &v2, &err),
+        0);
+    tb_registry_close(reg);
+    assert_int_equal(v2, 2);
+    setenv("TB_CLI_PW", "x", 1);
+    tu_run r = RUN("schemas", "-c", path, "list");
+    assert_int_equal(r.status, 0);
+    assert_true(tu_contains(r.out, "shop.public.orders-value"));
+    assert_true(tu_contains(r.out, "version 1"));
+    assert_true(tu_contains(r.out, "version 2"));
+    tu_run_free(&r);
+    r = RUN("schemas", "-c", path, "show", "shop.public.orders-value");
+    assert_int_equal(r.status, 0);
+    assert_true(tu_contains(r.out, "version 2"));
+    assert_true(tu_contains(r.out, "\"note\""));
+    tu_run_free(&r);
+    r = RUN("schemas", "-c", path, "show", "shop.public.orders-value", "1");
+    assert_int_equal(r.status, 0);
+    assert_false(tu_contains(r.out, "\"note\""));
+    tu_run_free(&r);
+    r = RUN("schemas", "-c", path, "show", "shop.public.orders-value", "7");
+    assert_int_equal(r.status, 1);
+    assert_true(tu_contains(r.err, "1, 2") || tu_contains(r.err, "1 2"));
+    tu_run_free(&r);
+    r = RUN("schemas", "-c", path, "show", "nope-value");
+    assert_int_equal(r.status, 1);
+    tu_run_free(&r);
+    free(regdir);
+    free(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -178,6 +236,7 @@ int main(void)
         cmocka_unit_test(test_config_errors_exit_2),
         cmocka_unit_test(test_not_built_says_so),
         cmocka_unit_test(test_schemas_empty_registry),
+        cmocka_unit_test(test_schemas_list_and_show),
     };
     return cmocka_run_group_tests_name("cli", tests, setup, teardown);
 }
