@@ -81,9 +81,11 @@ STYLE_SRC = $(wildcard src/*.c src/*.h include/*.h connectors/*/*.c connectors/*
 style:
 	clang-format -i $(STYLE_SRC)
 
+# Checks the files git tracks (all files outside a git checkout).
+STYLE_TRACKED = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 style-check:
 	@if command -v clang-format >/dev/null; then \
-	  clang-format --dry-run -Werror $(STYLE_SRC) || { echo "unformatted code: run 'make style'"; exit 1; }; \
+	  clang-format --dry-run -Werror $(or $(STYLE_TRACKED),$(STYLE_SRC)) || { echo "unformatted code: run 'make style'"; exit 1; }; \
 	else echo "clang-format not installed; style check skipped"; fi
 
 clean:
