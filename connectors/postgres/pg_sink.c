@@ -1,0 +1,1608 @@
+/*
+ * pg_sink.c - the PostgreSQL sink in mirror mode.
+ *
+ * One batch is one target transaction. apply() never talks to the server
+ * for tables with a primary key: it formats the row into COPY text once,
+ * into a per-table arena, and collapses it with whatever the batch already
+ * holds for the same key (a hash table over the key fields). A flush loads
+ * each table's net rows with one COPY into a temporary staging table and
+ * merges them with a few set-based statements sent in one round trip.
+ * Flushes happen at commit, before DDL on the table, and whenever the
+ * buffered bytes pass a threshold, always inside the open transaction, so
+ * memory stays bounded while the batch still becomes visible atomically.
+ *
+ * Tables without a key cannot be collapsed: their inserts are buffered and
+ * COPied straight into the table (in order); an update or delete first
+ * flushes those inserts, then changes exactly one matching row through a
+ * prepared statement.
+ */
+#include "pg_sink.h"
+
+#include <libpq-fe.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pg_sql.h"
+#include "pg_types.h"
+#include "tb_arena.h"
+#include "tb_buf.h"
+#include "tb_log.h"
+
+/* Flush threshold bounds: batch.max_bytes / 16, clamped into this range. */
+#define FLUSH_MIN (256u * 1024u)
+#define FLUSH_MAX (4u * 1024u * 1024u)
+/* COPY data is handed to libpq in pieces of about this size. */
+#define COPY_CHUNK (256u * 1024u)
+
+/* Net operation of a buffered row. */
+enum {
+    ROW_INSERT = 'I',  /* table without key: COPY straight into the table */
+    ROW_UPSERT = 'U',  /* full image replaces whatever the target has */
+    ROW_PARTIAL = 'P', /* image with UNCHANGED columns: keep stored ones */
+    ROW_DELETE = 'D'   /* remove the row with this key */
+};
+
+/* One buffered column value, already escaped for COPY text format. */
+typedef struct field {
+    const char *p; /* escaped text in the table's arena; NULL unless SET */
+    uint32_t len;  /* bytes at p */
+    uint8_t state; /* tb_value_state */
+} field;
+
+/* One buffered row: the net effect of the batch's changes to one key. */
+typedef struct row {
+    struct row *next; /* next row in arrival order */
+    field *f;         /* one field per column of the current shape */
+    uint32_t hash;    /* hash of the key fields */
+    char op;          /* ROW_* */
+} row;
+
+/* One column of the target table as the target has it. */
+typedef struct tcol {
+    char *name;    /* column name */
+    char *type;    /* format_type() of the column */
+    bool has_eq;   /* type has a default btree opclass, so = is defined */
+    bool in_shape; /* the current source shape has this column */
+} tcol;
+
+/* What the sink knows about one target table. */
+typedef struct stable {
+    char *sname;         /* source schema (or db), part of the lookup key */
+    char *tname;         /* source table name = target table name */
+    const tb_table *src; /* the source's shape object last seen */
+    tb_table *shape;     /* our copy of the current shape */
+    int nkeys;           /* key columns; 0 = table without a key */
+    int *keys;           /* shape indexes of the key columns */
+    int *tmap;           /* shape column -> index into tcols */
+    tcol *tcols;         /* the target's columns */
+    int ntcols;          /* number of tcols */
+    bool upsert_ok;      /* a unique index on exactly the key columns */
+    tb_buf qname;        /* "schema"."table", NUL-terminated */
+    char stage[40];      /* name of the staging temp table */
+    bool stage_ready;    /* the staging table has the current shape */
+    unsigned stmt_id;    /* id of the prepared no-key statements, 0 none */
+    tb_arena arena;      /* buffered fields and rows */
+    row **slots;         /* open-addressing hash over keys; NULL = free */
+    size_t nslots;       /* power of two, or 0 */
+    size_t nused;        /* occupied slots */
+    row *head, *tail;    /* buffered rows in arrival order */
+    size_t bytes;        /* arena bytes counted in sink->buffered */
+} stable;
+
+struct tb_sink {
+    PGconn *conn;        /* the target connection */
+    char *dsn_masked;    /* DSN with the password masked, for messages */
+    char *schema;        /* target schema */
+    char *pipeline;      /* pipeline name, key of the state row */
+    tb_buf state_name;   /* "schema"."_tributary_state" */
+    stable **tables;     /* known tables */
+    int ntables;         /* used entries of tables */
+    int captables;       /* allocated entries of tables */
+    stable *last;        /* table of the previous change (fast path) */
+    bool in_tx;          /* a target transaction is open */
+    size_t buffered;     /* bytes buffered over all tables */
+    size_t flush_at;     /* flush everything when buffered passes this */
+    unsigned seq;        /* source of unique staging / statement names */
+    tb_buf sql;          /* scratch: statement text */
+    tb_buf val;          /* scratch: one formatted value */
+    tb_buf copy;         /* scratch: COPY data being sent */
+    tb_buf params;       /* scratch: NUL-separated statement parameters */
+    size_t *poffs;       /* scratch: parameter offsets into params */
+    const char **pvals;  /* scratch: parameter pointers (NULL = SQL NULL) */
+    int pcap;            /* allocated entries of poffs / pvals */
+    const char *context; /* position of the change being applied, or NULL */
+};
+
+/* ---------------------------------------------------------------------- */
+/* Errors                                                                 */
+
+static int nomem(tb_error *err)
+{
+    return tb_error_set(err, TB_ERR_NOMEM, "postgres target: out of memory");
+}
+
+/* Fill err from a failed result (or connection). Connection loss and the
+ * SQLSTATE classes that mean "try again" (08 connection, 40 serialization /
+ * deadlock, 53 resources, 57P0x shutdown) are retriable. */
+static int pg_fail(tb_sink *s, const PGresult *res, const char *what,
+                   tb_error *err)
+{
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    const char *msg =
+        res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    if (!msg) msg = PQerrorMessage(s->conn);
+    char clean[600];
+    snprintf(clean, sizeof clean, "%s", msg ? msg : "unknown error");
+    size_t n = strlen(clean);
+    while (n && (clean[n - 1] == '\n' || clean[n - 1] == ' '))
+        clean[--n] = '\0';
+    bool lost = PQstatus(s->conn) != CONNECTION_OK;
+    bool retry = lost || (state && (strncmp(state, "08", 2) == 0 ||
+                                    strncmp(state, "40", 2) == 0 ||
+                                    strncmp(state, "53", 2) == 0 ||
+                                    strncmp(state, "57P0", 4) == 0));
+    tb_error_set(err, lost ? TB_ERR_CONNECT : TB_ERR_TARGET,
+                 "postgres target %s: %s%s%s: %s%s%s%s", s->dsn_masked, what,
+                 s->context ? " at " : "", s->context ? s->context : "", clean,
+                 state ? " (SQLSTATE " : "", state ? state : "",
+                 state ? ")" : "");
+    if (retry) tb_error_retriable(err);
+    return -1;
+}
+
+/* Run one or more statements whose result carries no rows we need. */
+static int run(tb_sink *s, const char *sql, const char *what, tb_error *err)
+{
+    PGresult *res = PQexec(s->conn, sql);
+    ExecStatusType st = PQresultStatus(res);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        pg_fail(s, res, what, err);
+        PQclear(res);
+        return -1;
+    }
+    PQclear(res);
+    return 0;
+}
+
+/* Run a query with text parameters and return its result (caller clears);
+ * NULL with err filled when it failed. */
+static PGresult *query(tb_sink *s, const char *sql, int n,
+                       const char *const *vals, const char *what, tb_error *err)
+{
+    PGresult *res = PQexecParams(s->conn, sql, n, NULL, vals, NULL, NULL, 0);
+    ExecStatusType st = PQresultStatus(res);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        pg_fail(s, res, what, err);
+        PQclear(res);
+        return NULL;
+    }
+    return res;
+}
+
+/* tb_buf_* return -1 only on OOM; this keeps statement builders short. */
+#define PUT(b, str)                                                            \
+    do {                                                                       \
+        if (tb_buf_puts((b), (str)) < 0) goto oom;                             \
+    } while (0)
+#define PRINTF(b, ...)                                                         \
+    do {                                                                       \
+        if (tb_buf_printf((b), __VA_ARGS__) < 0) goto oom;                     \
+    } while (0)
+#define IDENT(b, name)                                                         \
+    do {                                                                       \
+        if (tb_pgsql_ident((b), (name)) < 0) goto oom;                         \
+    } while (0)
+
+/* Make sure b->data is a NUL-terminated string (also when empty). */
+static int cstr(tb_buf *b)
+{
+    if (tb_buf_reserve(b, 1) < 0) return -1;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Table cache                                                            */
+
+static void table_discard(tb_sink *s, stable *st)
+{
+    tb_arena_reset(&st->arena);
+    if (st->slots) memset(st->slots, 0, st->nslots * sizeof *st->slots);
+    st->nused = 0;
+    st->head = st->tail = NULL;
+    s->buffered -= st->bytes;
+    st->bytes = 0;
+}
+
+static void tcols_free(stable *st)
+{
+    for (int i = 0; i < st->ntcols; i++) {
+        free(st->tcols[i].name);
+        free(st->tcols[i].type);
+    }
+    free(st->tcols);
+    st->tcols = NULL;
+    st->ntcols = 0;
+}
+
+static void table_free(stable *st)
+{
+    if (!st) return;
+    free(st->sname);
+    free(st->tname);
+    tb_table_free(st->shape);
+    free(st->keys);
+    free(st->tmap);
+    tcols_free(st);
+    tb_buf_free(&st->qname);
+    tb_arena_free(&st->arena);
+    free(st->slots);
+    free(st);
+}
+
+/* Forget every table (after a rollback the target's DDL of the batch is
+ * gone, so what we learnt about the tables may be stale). */
+static void tables_forget(tb_sink *s)
+{
+    for (int i = 0; i < s->ntables; i++)
+        table_free(s->tables[i]);
+    s->ntables = 0;
+    s->last = NULL;
+    s->buffered = 0;
+}
+
+static const char *src_schema(const tb_table *t)
+{
+    return t->schema ? t->schema : t->db ? t->db : "";
+}
+
+static stable *table_find(tb_sink *s, const tb_table *t)
+{
+    for (int i = 0; i < s->ntables; i++) {
+        stable *st = s->tables[i];
+        if (strcmp(st->tname, t->name) == 0 &&
+            strcmp(st->sname, src_schema(t)) == 0)
+            return st;
+    }
+    return NULL;
+}
+
+static stable *table_add(tb_sink *s, const tb_table *t)
+{
+    if (s->ntables == s->captables) {
+        int cap = s->captables ? 2 * s->captables : 8;
+        stable **n = realloc(s->tables, (size_t)cap * sizeof *n);
+        if (!n) return NULL;
+        s->tables = n;
+        s->captables = cap;
+    }
+    stable *st = calloc(1, sizeof *st);
+    if (!st) return NULL;
+    tb_arena_init(&st->arena, 0);
+    st->sname = strdup(src_schema(t));
+    st->tname = strdup(t->name);
+    if (!st->sname || !st->tname ||
+        tb_pgsql_qualified(&st->qname, s->schema, t->name) < 0 ||
+        cstr(&st->qname) < 0) {
+        table_free(st);
+        return NULL;
+    }
+    s->tables[s->ntables++] = st;
+    return st;
+}
+
+/* Read the target table's columns and whether a unique index covers exactly
+ * the key columns. *exists is false when the table is missing. */
+static int read_target(tb_sink *s, stable *st, bool *exists, tb_error *err)
+{
+    /* has_eq: a default btree opclass for the type, for arrays for the
+     * element type (array equality needs element equality), for domains
+     * the base type. json, xml, point, ... have none. */
+    static const char cols_sql[] =
+        "SELECT a.attname, format_type(a.atttypid, a.atttypmod), "
+        " EXISTS (SELECT 1 FROM pg_opclass o JOIN pg_am m ON m.oid = "
+        "  o.opcmethod WHERE m.amname = 'btree' AND o.opcdefault AND "
+        "  o.opcintype = (SELECT CASE WHEN t.typcategory = 'A' THEN "
+        "   t.typelem WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END "
+        "   FROM pg_type t WHERE t.oid = a.atttypid)), "
+        " a.attnum "
+        "FROM pg_attribute a WHERE a.attrelid = $1::regclass AND a.attnum > 0 "
+        "AND NOT a.attisdropped ORDER BY a.attnum";
+    static const char idx_sql[] =
+        "SELECT i.indkey::text FROM pg_index i WHERE i.indrelid = "
+        "$1::regclass AND i.indisunique AND i.indisvalid AND i.indimmediate "
+        "AND i.indpred IS NULL AND i.indexprs IS NULL";
+    const char *name = (const char *)st->qname.data;
+    PGresult *res = NULL;
+    int *attnums = NULL;
+    int rc = -1;
+
+    tcols_free(st);
+    st->upsert_ok = false;
+    res = query(s, "SELECT to_regclass($1) IS NOT NULL", 1, &name,
+                "looking up the target table", err);
+    if (!res) goto fail;
+    *exists = PQgetvalue(res, 0, 0)[0] == 't';
+    PQclear(res);
+    res = NULL;
+    if (!*exists) return 0;
+
+    res = query(s, cols_sql, 1, &name, "reading the target columns", err);
+    if (!res) goto fail;
+    int n = PQntuples(res);
+    st->tcols = calloc(n > 0 ? (size_t)n : 1, sizeof *st->tcols);
+    attnums = calloc(n > 0 ? (size_t)n : 1, sizeof *attnums);
+    if (!st->tcols || !attnums) goto oom;
+    for (int i = 0; i < n; i++) {
+        tcol *c = &st->tcols[i];
+        c->name = strdup(PQgetvalue(res, i, 0));
+        c->type = strdup(PQgetvalue(res, i, 1));
+        c->has_eq = PQgetvalue(res, i, 2)[0] == 't';
+        attnums[i] = atoi(PQgetvalue(res, i, 3));
+        st->ntcols = i + 1;
+        if (!c->name || !c->type) goto oom;
+    }
+    PQclear(res);
+    res = NULL;
+
+    if (st->nkeys > 0) {
+        res = query(s, idx_sql, 1, &name, "reading the target indexes", err);
+        if (!res) goto fail;
+        /* indkey is "3 1": attnums separated by spaces. The index fits
+         * ON CONFLICT when it has exactly the key columns, in any order. */
+        for (int r = 0; r < PQntuples(res) && !st->upsert_ok; r++) {
+            const char *p = PQgetvalue(res, r, 0);
+            int count = 0;
+            bool all_keys = true;
+            while (*p) {
+                char *end;
+                long att = strtol(p, &end, 10);
+                if (end == p) break;
+                p = end;
+                while (*p == ' ')
+                    p++;
+                count++;
+                bool is_key = false;
+                for (int i = 0; i < st->ntcols; i++) {
+                    if (attnums[i] != att) continue;
+                    for (int k = 0; k < st->nkeys; k++)
+                        if (strcmp(st->tcols[i].name,
+                                   st->shape->cols[st->keys[k]].name) == 0)
+                            is_key = true;
+                }
+                all_keys = all_keys && is_key;
+            }
+            st->upsert_ok = all_keys && count == st->nkeys;
+        }
+    }
+    rc = 0;
+    goto done;
+oom:
+    nomem(err);
+fail:
+done:
+    PQclear(res);
+    free(attnums);
+    return rc;
+}
+
+/* CREATE TABLE for the shape: the source's column types and primary key. */
+static int create_table(tb_sink *s, stable *st, tb_error *err)
+{
+    const tb_table *t = st->shape;
+    tb_buf *b = &s->sql;
+    tb_buf_reset(b);
+    PRINTF(b, "CREATE TABLE %s (", (const char *)st->qname.data);
+    for (int i = 0; i < t->ncols; i++) {
+        if (i) PUT(b, ", ");
+        IDENT(b, t->cols[i].name);
+        PRINTF(b, " %s",
+               t->cols[i].target_type ? t->cols[i].target_type : "text");
+    }
+    if (st->nkeys > 0) {
+        PUT(b, ", PRIMARY KEY (");
+        for (int k = 0; k < st->nkeys; k++) {
+            if (k) PUT(b, ", ");
+            IDENT(b, t->cols[st->keys[k]].name);
+        }
+        PUT(b, ")");
+    }
+    PUT(b, ")");
+    tb_log_info("target: creating table %s (%d columns, %d key columns)",
+                (const char *)st->qname.data, t->ncols, st->nkeys);
+    return run(s, (const char *)b->data, "creating the target table", err);
+oom:
+    return nomem(err);
+}
+
+/* ALTER TABLE ADD COLUMN for shape columns the target lacks. */
+static int add_columns(tb_sink *s, stable *st, bool *added, tb_error *err)
+{
+    const tb_table *t = st->shape;
+    tb_buf *b = &s->sql;
+    tb_buf_reset(b);
+    *added = false;
+    for (int i = 0; i < t->ncols; i++) {
+        bool have = false;
+        for (int j = 0; j < st->ntcols && !have; j++)
+            have = strcmp(st->tcols[j].name, t->cols[i].name) == 0;
+        if (have) continue;
+        PRINTF(b, "%s", *added ? ", " : "");
+        if (!*added) PRINTF(b, "ALTER TABLE %s ", (const char *)st->qname.data);
+        PUT(b, "ADD COLUMN ");
+        IDENT(b, t->cols[i].name);
+        PRINTF(b, " %s",
+               t->cols[i].target_type ? t->cols[i].target_type : "text");
+        tb_log_info("target: table %s gets new column %s %s",
+                    (const char *)st->qname.data, t->cols[i].name,
+                    t->cols[i].target_type ? t->cols[i].target_type : "text");
+        *added = true;
+    }
+    if (!*added) return 0;
+    return run(s, (const char *)b->data, "adding target columns", err);
+oom:
+    return nomem(err);
+}
+
+/* Map the shape's columns onto the target's. */
+static int map_columns(stable *st, tb_error *err)
+{
+    const tb_table *t = st->shape;
+    free(st->tmap);
+    st->tmap = malloc((t->ncols > 0 ? (size_t)t->ncols : 1) * sizeof(int));
+    if (!st->tmap) return nomem(err);
+    for (int j = 0; j < st->ntcols; j++)
+        st->tcols[j].in_shape = false;
+    for (int i = 0; i < t->ncols; i++) {
+        st->tmap[i] = -1;
+        for (int j = 0; j < st->ntcols; j++) {
+            if (strcmp(st->tcols[j].name, t->cols[i].name) == 0) {
+                st->tmap[i] = j;
+                st->tcols[j].in_shape = true;
+                break;
+            }
+        }
+        if (st->tmap[i] < 0)
+            return tb_error_set(err, TB_ERR_INTERNAL,
+                                "postgres target: column %s missing in %s "
+                                "after ALTER TABLE",
+                                t->cols[i].name, (const char *)st->qname.data);
+    }
+    return 0;
+}
+
+static int flush_table(tb_sink *s, stable *st, tb_error *err);
+
+/* The prepare op: create or evolve the target table for shape t. */
+static int sink_prepare(tb_sink *s, const tb_table *t, tb_error *err)
+{
+    bool exists = false, added = false;
+    stable *st = table_find(s, t);
+    if (st && st->shape && tb_table_same_shape(st->shape, t)) goto known;
+    if (!st && !(st = table_add(s, t))) return nomem(err);
+    /* Buffered rows follow the old shape: write them out first. */
+    if (st->head && flush_table(s, st, err) < 0) return -1;
+
+    tb_table *copy = tb_table_clone(t);
+    if (!copy) return nomem(err);
+    tb_table_free(st->shape);
+    st->shape = copy;
+    st->nkeys = tb_table_nkeys(t);
+    free(st->keys);
+    st->keys = malloc((st->nkeys > 0 ? (size_t)st->nkeys : 1) * sizeof(int));
+    if (!st->keys) return nomem(err);
+    for (int i = 0, k = 0; i < t->ncols; i++)
+        if (t->cols[i].key) st->keys[k++] = i;
+
+    if (read_target(s, st, &exists, err) < 0) goto fail;
+    if (!exists &&
+        (create_table(s, st, err) < 0 || read_target(s, st, &exists, err) < 0))
+        goto fail;
+    if (add_columns(s, st, &added, err) < 0) goto fail;
+    if (added && read_target(s, st, &exists, err) < 0) goto fail;
+    if (map_columns(st, err) < 0) goto fail;
+    st->stage_ready = false;
+    st->stmt_id = 0;
+known:
+    /* A freed shape's address may be reused by another table's shape. */
+    for (int i = 0; i < s->ntables; i++)
+        if (s->tables[i]->src == t) s->tables[i]->src = NULL;
+    st->src = t;
+    return 0;
+fail:
+    /* Half-known table: make the next use prepare it again. */
+    tb_table_free(st->shape);
+    st->shape = NULL;
+    return tb_error_prefix(err, "table %s", (const char *)st->qname.data);
+}
+
+static int op_prepare(tb_sink *s, const tb_table *t, tb_error *err)
+{
+    s->context = NULL;
+    return sink_prepare(s, t, err);
+}
+
+/* The table of a change, preparing it when the shape is new to us. */
+static int table_for(tb_sink *s, const tb_table *t, stable **out, tb_error *err)
+{
+    stable *st = s->last;
+    if (st && st->src == t && st->shape && strcmp(st->tname, t->name) == 0) {
+        *out = st;
+        return 0;
+    }
+    st = table_find(s, t);
+    if (!st || !st->shape || st->src != t) {
+        if (sink_prepare(s, t, err) < 0) return -1;
+        st = table_find(s, t);
+    }
+    s->last = st;
+    *out = st;
+    return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Buffering                                                              */
+
+/* Kinds whose PostgreSQL text is the value's own bytes. */
+static bool verbatim_kind(tb_kind k)
+{
+    return k == TB_KIND_STRING || k == TB_KIND_DECIMAL || k == TB_KIND_UUID ||
+           k == TB_KIND_JSON || k == TB_KIND_BITS;
+}
+
+/* Format v as COPY text into st's arena. */
+static int put_field(tb_sink *s, stable *st, const tb_column *col,
+                     const tb_value *v, field *f, tb_error *err)
+{
+    f->p = NULL;
+    f->len = 0;
+    f->state = v->state == TB_VALUE_SET         ? TB_VALUE_SET
+               : v->state == TB_VALUE_UNCHANGED ? TB_VALUE_UNCHANGED
+                                                : TB_VALUE_NULL;
+    if (f->state != TB_VALUE_SET) return 0;
+    const char *text;
+    size_t len;
+    if (verbatim_kind(col->kind)) {
+        text = v->u.s ? v->u.s : "";
+        len = v->u.s ? v->len : 0;
+    } else {
+        tb_buf_reset(&s->val);
+        if (tb_pgtype_format_text(col, v, &s->val, err) < 0)
+            return tb_error_prefix(err, "column %s", col->name);
+        text = (const char *)s->val.data;
+        len = s->val.len;
+    }
+    size_t n = tb_pgsql_copy_len(text, len);
+    char *dst = tb_arena_alloc(&st->arena, n ? n : 1);
+    if (!dst) return nomem(err);
+    tb_pgsql_copy_escape(dst, text, len);
+    f->p = dst;
+    f->len = (uint32_t)n;
+    return 0;
+}
+
+/* Format a whole image (only the key columns when keys_only). */
+static field *put_image(tb_sink *s, stable *st, const tb_value *vals,
+                        bool keys_only, tb_error *err)
+{
+    const tb_table *t = st->shape;
+    field *f = tb_arena_alloc(&st->arena,
+                              (t->ncols ? (size_t)t->ncols : 1) * sizeof *f);
+    if (!f) {
+        nomem(err);
+        return NULL;
+    }
+    for (int i = 0; i < t->ncols; i++) {
+        if (keys_only && !t->cols[i].key) {
+            f[i] = (field){NULL, 0, TB_VALUE_NULL};
+            continue;
+        }
+        if (put_field(s, st, &t->cols[i], &vals[i], &f[i], err) < 0)
+            return NULL;
+    }
+    return f;
+}
+
+/* FNV-1a over the key fields. */
+static uint32_t key_hash(const stable *st, const field *f)
+{
+    uint32_t h = 2166136261u;
+    for (int k = 0; k < st->nkeys; k++) {
+        const field *x = &f[st->keys[k]];
+        for (uint32_t i = 0; i < x->len; i++)
+            h = (h ^ (uint8_t)x->p[i]) * 16777619u;
+        h = (h ^ (uint8_t)(0xF0 | x->state)) * 16777619u;
+    }
+    return h;
+}
+
+static bool keys_equal(const stable *st, const field *a, const field *b)
+{
+    for (int k = 0; k < st->nkeys; k++) {
+        const field *x = &a[st->keys[k]], *y = &b[st->keys[k]];
+        if (x->state != y->state || x->len != y->len ||
+            (x->len && memcmp(x->p, y->p, x->len) != 0))
+            return false;
+    }
+    return true;
+}
+
+static row **find_slot(stable *st, const field *f, uint32_t h)
+{
+    size_t mask = st->nslots - 1;
+    for (size_t i = h & mask;; i = (i + 1) & mask) {
+        row *r = st->slots[i];
+        if (!r || (r->hash == h && keys_equal(st, r->f, f)))
+            return &st->slots[i];
+    }
+}
+
+/* Keep the load factor under 1/2. */
+static int grow_slots(stable *st, tb_error *err)
+{
+    if (st->nslots && (st->nused + 1) * 2 <= st->nslots) return 0;
+    size_t n = st->nslots ? st->nslots * 2 : 1024;
+    row **old = st->slots;
+    size_t oldn = st->nslots;
+    st->slots = calloc(n, sizeof *st->slots);
+    if (!st->slots) {
+        st->slots = old;
+        return nomem(err);
+    }
+    st->nslots = n;
+    for (size_t i = 0; i < oldn; i++)
+        if (old[i]) *find_slot(st, old[i]->f, old[i]->hash) = old[i];
+    free(old);
+    return 0;
+}
+
+static int append_row(stable *st, field *f, uint32_t h, char op, row **out,
+                      tb_error *err)
+{
+    row *r = tb_arena_alloc(&st->arena, sizeof *r);
+    if (!r) return nomem(err);
+    r->next = NULL;
+    r->f = f;
+    r->hash = h;
+    r->op = op;
+    if (st->tail)
+        st->tail->next = r;
+    else
+        st->head = r;
+    st->tail = r;
+    *out = r;
+    return 0;
+}
+
+static bool has_unchanged(const stable *st, const field *f)
+{
+    for (int i = 0; i < st->shape->ncols; i++)
+        if (f[i].state == TB_VALUE_UNCHANGED) return true;
+    return false;
+}
+
+/* Fill f's UNCHANGED values from an earlier image of the same row. */
+static void inherit(const stable *st, field *f, const field *earlier)
+{
+    for (int i = 0; i < st->shape->ncols; i++)
+        if (f[i].state == TB_VALUE_UNCHANGED) f[i] = earlier[i];
+}
+
+/* Record the net effect of "the row with f's key is now f" (op UPSERT) or
+ * "is gone" (op DELETE) on top of what the batch holds for that key. */
+static int put_keyed(stable *st, field *f, char op, tb_error *err)
+{
+    if (grow_slots(st, err) < 0) return -1;
+    uint32_t h = key_hash(st, f);
+    row **slot = find_slot(st, f, h);
+    row *r = *slot;
+    if (!r) {
+        if (op != ROW_DELETE && has_unchanged(st, f)) op = ROW_PARTIAL;
+        if (append_row(st, f, h, op, slot, err) < 0) return -1;
+        st->nused++;
+        return 0;
+    }
+    if (op == ROW_DELETE) {
+        r->op = ROW_DELETE;
+        r->f = f;
+        return 0;
+    }
+    /* An earlier full or partial image supplies the values this one did
+     * not send; after a delete nothing is stored to keep. */
+    if (r->op != ROW_DELETE) inherit(st, f, r->f);
+    r->op = has_unchanged(st, f) ? ROW_PARTIAL : ROW_UPSERT;
+    r->f = f;
+    return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Flushing                                                               */
+
+static int copy_send(tb_sink *s, tb_error *err)
+{
+    if (s->copy.len == 0) return 0;
+    if (PQputCopyData(s->conn, (const char *)s->copy.data, (int)s->copy.len) !=
+        1)
+        return pg_fail(s, NULL, "sending COPY data", err);
+    tb_buf_reset(&s->copy);
+    return 0;
+}
+
+/* Start COPY with the statement in s->sql. */
+static int copy_begin(tb_sink *s, tb_error *err)
+{
+    if (cstr(&s->sql) < 0) return nomem(err);
+    PGresult *res = PQexec(s->conn, (const char *)s->sql.data);
+    if (PQresultStatus(res) != PGRES_COPY_IN) {
+        pg_fail(s, res, "starting COPY", err);
+        PQclear(res);
+        return -1;
+    }
+    PQclear(res);
+    tb_buf_reset(&s->copy);
+    return 0;
+}
+
+static int copy_end(tb_sink *s, tb_error *err)
+{
+    int rc = 0;
+    if (copy_send(s, err) < 0) rc = -1;
+    if (PQputCopyEnd(s->conn, rc < 0 ? "aborted" : NULL) != 1 && rc == 0)
+        rc = pg_fail(s, NULL, "ending COPY", err);
+    PGresult *res;
+    while ((res = PQgetResult(s->conn)) != NULL) {
+        if (PQresultStatus(res) != PGRES_COMMAND_OK && rc == 0)
+            rc = pg_fail(s, res, "loading rows with COPY", err);
+        PQclear(res);
+    }
+    return rc;
+}
+
+/* Append one field as COPY text. */
+static int copy_field(tb_buf *b, const field *f)
+{
+    if (f->state != TB_VALUE_SET) return tb_buf_append(b, "\\N", 2);
+    return tb_buf_append(b, f->p, f->len);
+}
+
+/* Column list "a", "b" of the shape, with a prefix per name. */
+static int shape_cols(tb_buf *b, const stable *st, const char *prefix)
+{
+    for (int i = 0; i < st->shape->ncols; i++) {
+        if (tb_buf_puts(b, i ? ", " : "") < 0 || tb_buf_puts(b, prefix) < 0 ||
+            tb_pgsql_ident(b, st->shape->cols[i].name) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Table without key: its buffered inserts go straight into the table. */
+static int flush_inserts(tb_sink *s, stable *st, tb_error *err)
+{
+    tb_buf *b = &s->sql;
+    tb_buf_reset(b);
+    PRINTF(b, "COPY %s (", (const char *)st->qname.data);
+    if (shape_cols(b, st, "") < 0) goto oom;
+    PUT(b, ") FROM STDIN");
+    if (copy_begin(s, err) < 0) return -1;
+    for (row *r = st->head; r; r = r->next) {
+        for (int i = 0; i < st->shape->ncols; i++) {
+            if ((i && tb_buf_append(&s->copy, "\t", 1) < 0) ||
+                copy_field(&s->copy, &r->f[i]) < 0)
+                goto oom_copy;
+        }
+        if (tb_buf_append(&s->copy, "\n", 1) < 0) goto oom_copy;
+        if (s->copy.len >= COPY_CHUNK && copy_send(s, err) < 0) {
+            copy_end(s, err);
+            return -1;
+        }
+    }
+    return copy_end(s, err);
+oom_copy:
+    nomem(err);
+    copy_end(s, err);
+    return -1;
+oom:
+    return nomem(err);
+}
+
+/* Create the session's staging table for st's shape: op, u (the mask of
+ * UNCHANGED columns of a partial image) and c1..cN typed like the target's
+ * columns, so COPY parses values once and key joins can use the index. */
+static int stage_create(tb_sink *s, stable *st, tb_error *err)
+{
+    tb_buf *b = &s->sql;
+    tb_buf_reset(b);
+    snprintf(st->stage, sizeof st->stage, "_tb_stage_%u", ++s->seq);
+    PRINTF(b,
+           "DROP TABLE IF EXISTS pg_temp.%s; CREATE TEMP TABLE %s (op "
+           "\"char\", u text",
+           st->stage, st->stage);
+    for (int i = 0; i < st->shape->ncols; i++)
+        PRINTF(b, ", c%d %s", i + 1, st->tcols[st->tmap[i]].type);
+    PUT(b, ")");
+    if (run(s, (const char *)b->data, "creating the staging table", err) < 0)
+        return -1;
+    st->stage_ready = true;
+    return 0;
+oom:
+    return nomem(err);
+}
+
+/* "t."k" = s.cN AND ..." */
+static int key_match(tb_buf *b, const stable *st)
+{
+    for (int k = 0; k < st->nkeys; k++) {
+        int i = st->keys[k];
+        if (tb_buf_puts(b, k ? " AND t." : "t.") < 0 ||
+            tb_pgsql_ident(b, st->shape->cols[i].name) < 0 ||
+            tb_buf_printf(b, " = s.c%d", i + 1) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Target columns the shape no longer has: written as NULL from now on. */
+static int dropped_nulls(tb_buf *b, const stable *st, bool *first)
+{
+    for (int j = 0; j < st->ntcols; j++) {
+        if (st->tcols[j].in_shape) continue;
+        if (tb_buf_puts(b, *first ? "" : ", ") < 0 ||
+            tb_pgsql_ident(b, st->tcols[j].name) < 0 ||
+            tb_buf_puts(b, " = NULL") < 0)
+            return -1;
+        *first = false;
+    }
+    return 0;
+}
+
+/* INSERT INTO T (cols) SELECT c1.. FROM stage s WHERE s.op = 'X' */
+static int insert_select(tb_buf *b, const stable *st, char op)
+{
+    if (tb_buf_printf(b, "INSERT INTO %s (", (const char *)st->qname.data) <
+            0 ||
+        shape_cols(b, st, "") < 0 || tb_buf_puts(b, ") SELECT ") < 0)
+        return -1;
+    for (int i = 0; i < st->shape->ncols; i++)
+        if (tb_buf_printf(b, "%ss.c%d", i ? ", " : "", i + 1) < 0) return -1;
+    return tb_buf_printf(b, " FROM %s s WHERE s.op = '%c'", st->stage, op);
+}
+
+/* Build the merge of the staged rows into the target (one round trip). */
+static int merge_sql(tb_buf *b, const stable *st, size_t nd, size_t nu,
+                     size_t np)
+{
+    const char *T = (const char *)st->qname.data;
+    const tb_table *sh = st->shape;
+    tb_buf_reset(b);
+    /* Deletes, and without a usable unique index the rows to be replaced. */
+    if (nd || (nu && !st->upsert_ok)) {
+        PRINTF(b, "DELETE FROM %s t USING %s s WHERE s.op %s AND ", T,
+               st->stage,
+               st->upsert_ok || !nu ? "= 'D'"
+               : nd                 ? "IN ('D', 'U')"
+                                    : "= 'U'");
+        if (key_match(b, st) < 0) goto oom;
+        PUT(b, ";\n");
+    }
+    if (nu) {
+        if (insert_select(b, st, ROW_UPSERT) < 0) goto oom;
+        if (st->upsert_ok) {
+            PUT(b, " ON CONFLICT (");
+            for (int k = 0; k < st->nkeys; k++) {
+                if (k) PUT(b, ", ");
+                IDENT(b, sh->cols[st->keys[k]].name);
+            }
+            PUT(b, ") DO ");
+            size_t mark = b->len;
+            PUT(b, "UPDATE SET ");
+            bool first = true;
+            for (int i = 0; i < sh->ncols; i++) {
+                if (sh->cols[i].key) continue;
+                PUT(b, first ? "" : ", ");
+                IDENT(b, sh->cols[i].name);
+                PUT(b, " = EXCLUDED.");
+                IDENT(b, sh->cols[i].name);
+                first = false;
+            }
+            if (dropped_nulls(b, st, &first) < 0) goto oom;
+            if (first) {
+                b->len = mark;
+                PUT(b, "NOTHING");
+            }
+        }
+        PUT(b, ";\n");
+    }
+    if (np) {
+        /* Partial images: keep the stored value where the mask says the
+         * source did not send one. A row the target lacks gets NULL there:
+         * nothing better exists. */
+        size_t mark = b->len;
+        PRINTF(b, "UPDATE %s t SET ", T);
+        bool first = true;
+        for (int i = 0; i < sh->ncols; i++) {
+            if (sh->cols[i].key) continue;
+            PUT(b, first ? "" : ", ");
+            IDENT(b, sh->cols[i].name);
+            PRINTF(b, " = CASE WHEN substr(s.u, %d, 1) = '1' THEN t.", i + 1);
+            IDENT(b, sh->cols[i].name);
+            PRINTF(b, " ELSE s.c%d END", i + 1);
+            first = false;
+        }
+        if (dropped_nulls(b, st, &first) < 0) goto oom;
+        if (first) {
+            b->len = mark;
+        } else {
+            PRINTF(b, " FROM %s s WHERE s.op = 'P' AND ", st->stage);
+            if (key_match(b, st) < 0) goto oom;
+            PUT(b, ";\n");
+        }
+        if (insert_select(b, st, ROW_PARTIAL) < 0) goto oom;
+        PRINTF(b, " AND NOT EXISTS (SELECT 1 FROM %s t WHERE ", T);
+        if (key_match(b, st) < 0) goto oom;
+        PUT(b, ");\n");
+    }
+    PRINTF(b, "TRUNCATE %s", st->stage);
+    return 0;
+oom:
+    return -1;
+}
+
+/* Keyed table: COPY the net rows into the staging table, then merge. */
+static int flush_keyed(tb_sink *s, stable *st, tb_error *err)
+{
+    size_t nd = 0, nu = 0, np = 0;
+    const tb_table *sh = st->shape;
+    if (!st->stage_ready && stage_create(s, st, err) < 0) return -1;
+    tb_buf_reset(&s->sql);
+    PRINTF(&s->sql, "COPY %s FROM STDIN", st->stage);
+    if (copy_begin(s, err) < 0) return -1;
+    tb_buf *c = &s->copy;
+    for (row *r = st->head; r; r = r->next) {
+        nd += r->op == ROW_DELETE;
+        nu += r->op == ROW_UPSERT;
+        np += r->op == ROW_PARTIAL;
+        if (tb_buf_append(c, &r->op, 1) < 0) goto oom_copy;
+        if (r->op == ROW_PARTIAL) {
+            if (tb_buf_append(c, "\t", 1) < 0) goto oom_copy;
+            for (int i = 0; i < sh->ncols; i++)
+                if (tb_buf_append(
+                        c, r->f[i].state == TB_VALUE_UNCHANGED ? "1" : "0", 1) <
+                    0)
+                    goto oom_copy;
+        } else if (tb_buf_append(c, "\t\\N", 3) < 0) {
+            goto oom_copy;
+        }
+        for (int i = 0; i < sh->ncols; i++) {
+            /* A delete needs its key only. */
+            static const field none = {NULL, 0, TB_VALUE_NULL};
+            const field *f =
+                r->op == ROW_DELETE && !sh->cols[i].key ? &none : &r->f[i];
+            if (tb_buf_append(c, "\t", 1) < 0 || copy_field(c, f) < 0)
+                goto oom_copy;
+        }
+        if (tb_buf_append(c, "\n", 1) < 0) goto oom_copy;
+        if (c->len >= COPY_CHUNK && copy_send(s, err) < 0) {
+            copy_end(s, err);
+            return -1;
+        }
+    }
+    if (copy_end(s, err) < 0) return -1;
+    if (merge_sql(&s->sql, st, nd, nu, np) < 0 || cstr(&s->sql) < 0)
+        return nomem(err);
+    tb_log_debug("target: merging into %s deletes=%zu upserts=%zu "
+                 "partial=%zu",
+                 (const char *)st->qname.data, nd, nu, np);
+    return run(s, (const char *)s->sql.data, "merging staged rows", err);
+oom_copy:
+    nomem(err);
+    copy_end(s, err);
+    return -1;
+oom:
+    return nomem(err);
+}
+
+static int flush_table(tb_sink *s, stable *st, tb_error *err)
+{
+    if (!st->head) return 0;
+    int rc = st->nkeys ? flush_keyed(s, st, err) : flush_inserts(s, st, err);
+    table_discard(s, st);
+    if (rc < 0)
+        return tb_error_prefix(err, "table %s", (const char *)st->qname.data);
+    return 0;
+}
+
+static int flush_all(tb_sink *s, tb_error *err)
+{
+    for (int i = 0; i < s->ntables; i++)
+        if (flush_table(s, s->tables[i], err) < 0) return -1;
+    return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Statements with parameters (tables without key, rare key changes)      */
+
+/* Start a new parameter list. */
+static void params_reset(tb_sink *s)
+{
+    tb_buf_reset(&s->params);
+}
+
+/* Add a parameter: the value's PostgreSQL text, NULL for NULL, or str
+ * when str is not NULL. Returns its 1-based number, or -1 on failure. */
+static int param_add(tb_sink *s, int n, const tb_column *col, const tb_value *v,
+                     const char *str, tb_error *err)
+{
+    if (n >= s->pcap) {
+        int cap = s->pcap ? s->pcap * 2 : 64;
+        while (cap <= n)
+            cap *= 2;
+        size_t *o = realloc(s->poffs, (size_t)cap * sizeof *o);
+        if (!o) return nomem(err);
+        s->poffs = o;
+        const char **p = realloc(s->pvals, (size_t)cap * sizeof *p);
+        if (!p) return nomem(err);
+        s->pvals = p;
+        s->pcap = cap;
+    }
+    if (!str && (!v || v->state != TB_VALUE_SET)) {
+        s->poffs[n] = SIZE_MAX;
+        return n + 1;
+    }
+    s->poffs[n] = s->params.len;
+    if (str) {
+        if (tb_buf_puts(&s->params, str) < 0) return nomem(err);
+    } else if (tb_pgtype_format_text(col, v, &s->params, err) < 0) {
+        return tb_error_prefix(err, "column %s", col->name);
+    }
+    if (tb_buf_append(&s->params, "", 1) < 0) return nomem(err);
+    return n + 1;
+}
+
+/* Resolve offsets to pointers once the buffer stopped moving. */
+static const char *const *params_ptrs(tb_sink *s, int n)
+{
+    for (int i = 0; i < n; i++)
+        s->pvals[i] = s->poffs[i] == SIZE_MAX
+                          ? NULL
+                          : (const char *)s->params.data + s->poffs[i];
+    return s->pvals;
+}
+
+/* Mask of '0'/'1' per shape column: 1 where vals[i] is UNCHANGED. */
+static int mask_param(tb_sink *s, stable *st, const tb_value *vals, int n,
+                      tb_error *err)
+{
+    char *m = malloc((size_t)st->shape->ncols + 1);
+    if (!m) return nomem(err);
+    for (int i = 0; i < st->shape->ncols; i++)
+        m[i] = vals && vals[i].state == TB_VALUE_UNCHANGED ? '1' : '0';
+    m[st->shape->ncols] = '\0';
+    int rc = param_add(s, n, NULL, NULL, m, err);
+    free(m);
+    return rc;
+}
+
+/* "WHERE ctid = (SELECT ctid FROM T t WHERE <every column matches> LIMIT 1)"
+ * with the before mask in $mask and values from $first on. NULL matches
+ * NULL; types without equality compare their text. */
+static int match_one(tb_buf *b, const stable *st, int mask, int first)
+{
+    const char *T = (const char *)st->qname.data;
+    if (tb_buf_printf(b, " WHERE ctid = (SELECT ctid FROM %s t WHERE true", T) <
+        0)
+        return -1;
+    for (int i = 0; i < st->shape->ncols; i++) {
+        const tcol *tc = &st->tcols[st->tmap[i]];
+        if (tb_buf_printf(b, " AND (substr($%d, %d, 1) = '1' OR t.", mask,
+                          i + 1) < 0 ||
+            tb_pgsql_ident(b, tc->name) < 0)
+            return -1;
+        if (tc->has_eq) {
+            if (tb_buf_printf(b, " IS NOT DISTINCT FROM $%d::%s)", first + i,
+                              tc->type) < 0)
+                return -1;
+        } else if (tb_buf_printf(b,
+                                 "::text IS NOT DISTINCT FROM $%d::%s::text)",
+                                 first + i, tc->type) < 0) {
+            return -1;
+        }
+    }
+    return tb_buf_puts(b, " LIMIT 1)");
+}
+
+/* Prepare the delete / update statements of a table without a key. */
+static int prepare_nokey(tb_sink *s, stable *st, tb_error *err)
+{
+    if (st->stmt_id) return 0;
+    const tb_table *sh = st->shape;
+    int n = sh->ncols;
+    unsigned id = ++s->seq;
+    char name[32];
+    tb_buf *b = &s->sql;
+
+    /* DELETE: $1 before mask, $2.. before values. */
+    tb_buf_reset(b);
+    PRINTF(b, "DELETE FROM %s", (const char *)st->qname.data);
+    if (match_one(b, st, 1, 2) < 0 || cstr(b) < 0) goto oom;
+    snprintf(name, sizeof name, "tb_del_%u", id);
+    PGresult *res = PQprepare(s->conn, name, (const char *)b->data, 0, NULL);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        pg_fail(s, res, "preparing the delete statement", err);
+        PQclear(res);
+        return -1;
+    }
+    PQclear(res);
+
+    /* UPDATE: $1 before mask, $2 after mask, $3.. before values, then the
+     * after values; an UNCHANGED after value keeps the stored one. */
+    tb_buf_reset(b);
+    PRINTF(b, "UPDATE %s SET ", (const char *)st->qname.data);
+    bool first = true;
+    for (int i = 0; i < n; i++) {
+        const tcol *tc = &st->tcols[st->tmap[i]];
+        PUT(b, first ? "" : ", ");
+        IDENT(b, tc->name);
+        PRINTF(b, " = CASE WHEN substr($2, %d, 1) = '1' THEN ", i + 1);
+        IDENT(b, tc->name);
+        PRINTF(b, " ELSE $%d::%s END", 3 + n + i, tc->type);
+        first = false;
+    }
+    if (dropped_nulls(b, st, &first) < 0) goto oom;
+    if (match_one(b, st, 1, 3) < 0 || cstr(b) < 0) goto oom;
+    snprintf(name, sizeof name, "tb_upd_%u", id);
+    res = PQprepare(s->conn, name, (const char *)b->data, 0, NULL);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        pg_fail(s, res, "preparing the update statement", err);
+        PQclear(res);
+        return -1;
+    }
+    PQclear(res);
+    st->stmt_id = id;
+    return 0;
+oom:
+    return nomem(err);
+}
+
+/* Delete or update exactly one row of a table without a key. */
+static int apply_nokey(tb_sink *s, stable *st, const tb_change *c,
+                       tb_error *err)
+{
+    const tb_table *sh = st->shape;
+    if (!c->before)
+        return tb_error_set(err, TB_ERR_SOURCE,
+                            "%s of a row without its old image (a table "
+                            "without a key needs REPLICA IDENTITY FULL)",
+                            c->op == TB_OP_DELETE ? "delete" : "update");
+    if (flush_table(s, st, err) < 0 || prepare_nokey(s, st, err) < 0) return -1;
+    bool upd = c->op == TB_OP_UPDATE;
+    int n = 0;
+    params_reset(s);
+    if ((n = mask_param(s, st, c->before, n, err)) < 0) return -1;
+    if (upd && (n = mask_param(s, st, c->after, n, err)) < 0) return -1;
+    for (int i = 0; i < sh->ncols; i++)
+        if ((n = param_add(s, n, &sh->cols[i], &c->before[i], NULL, err)) < 0)
+            return -1;
+    for (int i = 0; upd && i < sh->ncols; i++)
+        if ((n = param_add(s, n, &sh->cols[i], &c->after[i], NULL, err)) < 0)
+            return -1;
+    char name[32];
+    snprintf(name, sizeof name, "tb_%s_%u", upd ? "upd" : "del", st->stmt_id);
+    PGresult *res =
+        PQexecPrepared(s->conn, name, n, params_ptrs(s, n), NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        pg_fail(s, res, upd ? "updating a row" : "deleting a row", err);
+        PQclear(res);
+        return -1;
+    }
+    if (strcmp(PQcmdTuples(res), "1") != 0)
+        tb_log_warn("target: %s of a row of %s at %s matched no row",
+                    upd ? "update" : "delete", (const char *)st->qname.data,
+                    c->source.position ? c->source.position : "?");
+    PQclear(res);
+    return 0;
+}
+
+/* A key change whose new image misses values the batch does not hold:
+ * flush, then UPDATE the stored row in place so the target supplies them. */
+static int update_key_in_place(tb_sink *s, stable *st, const tb_change *c,
+                               tb_error *err)
+{
+    const tb_table *sh = st->shape;
+    tb_buf *b = &s->sql;
+    int n = 0;
+    if (flush_table(s, st, err) < 0) return -1;
+    params_reset(s);
+    tb_buf_reset(b);
+    PRINTF(b, "UPDATE %s t SET ", (const char *)st->qname.data);
+    bool first = true;
+    for (int i = 0; i < sh->ncols; i++) {
+        if (c->after[i].state == TB_VALUE_UNCHANGED) continue;
+        const tcol *tc = &st->tcols[st->tmap[i]];
+        if ((n = param_add(s, n, &sh->cols[i], &c->after[i], NULL, err)) < 0)
+            return -1;
+        PUT(b, first ? "" : ", ");
+        IDENT(b, tc->name);
+        PRINTF(b, " = $%d::%s", n, tc->type);
+        first = false;
+    }
+    if (dropped_nulls(b, st, &first) < 0) goto oom;
+    PUT(b, " WHERE true");
+    for (int k = 0; k < st->nkeys; k++) {
+        int i = st->keys[k];
+        const tcol *tc = &st->tcols[st->tmap[i]];
+        if ((n = param_add(s, n, &sh->cols[i], &c->before[i], NULL, err)) < 0)
+            return -1;
+        PUT(b, " AND t.");
+        IDENT(b, tc->name);
+        PRINTF(b, " = $%d::%s", n, tc->type);
+    }
+    if (cstr(b) < 0) goto oom;
+    PGresult *res = query(s, (const char *)b->data, n, params_ptrs(s, n),
+                          "changing a primary key", err);
+    if (!res) return -1;
+    PQclear(res);
+    return 0;
+oom:
+    return nomem(err);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Applying changes to keyed tables                                       */
+
+static bool key_set(const stable *st, const field *f)
+{
+    for (int k = 0; k < st->nkeys; k++)
+        if (f[st->keys[k]].state != TB_VALUE_SET) return false;
+    return true;
+}
+
+static int apply_keyed(tb_sink *s, stable *st, const tb_change *c,
+                       tb_error *err)
+{
+    field *a = NULL, *b = NULL;
+    if (c->op == TB_OP_DELETE) {
+        if (!c->before)
+            return tb_error_set(err, TB_ERR_SOURCE, "delete without key");
+        if (!(b = put_image(s, st, c->before, true, err))) return -1;
+        if (!key_set(st, b))
+            return tb_error_set(err, TB_ERR_SOURCE, "delete without key");
+        return put_keyed(st, b, ROW_DELETE, err);
+    }
+    if (!c->after)
+        return tb_error_set(err, TB_ERR_SOURCE, "change without new image");
+    if (!(a = put_image(s, st, c->after, false, err))) return -1;
+    if (c->op == TB_OP_UPDATE && c->before) {
+        if (!(b = put_image(s, st, c->before, true, err))) return -1;
+        if (!key_set(st, b)) b = NULL;
+    }
+    /* A key value the source left out is the old key's value. */
+    for (int k = 0; k < st->nkeys && b; k++)
+        if (a[st->keys[k]].state == TB_VALUE_UNCHANGED)
+            a[st->keys[k]] = b[st->keys[k]];
+    if (!key_set(st, a))
+        return tb_error_set(err, TB_ERR_SOURCE,
+                            "row without a complete primary key");
+    if (b && !keys_equal(st, a, b)) {
+        /* Key change: the old key is gone, the new one holds the row. The
+         * batch's image of the old key fills what the source left out. */
+        if (grow_slots(st, err) < 0) return -1;
+        row *old = *find_slot(st, b, key_hash(st, b));
+        if (old && old->op != ROW_DELETE) inherit(st, a, old->f);
+        if (has_unchanged(st, a)) return update_key_in_place(s, st, c, err);
+        if (put_keyed(st, b, ROW_DELETE, err) < 0) return -1;
+    }
+    return put_keyed(st, a, ROW_UPSERT, err);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Ops                                                                    */
+
+static int op_apply(tb_sink *s, const tb_change *c, tb_error *err)
+{
+    stable *st;
+    int rc;
+    s->context = c->source.position;
+    if (table_for(s, c->table, &st, err) < 0) goto fail;
+    size_t before = st->arena.used;
+    switch (c->op) {
+    case TB_OP_TRUNCATE:
+        /* Whatever the batch holds for the table is erased by the TRUNCATE
+         * anyway, so it is dropped rather than written first. */
+        table_discard(s, st);
+        tb_buf_reset(&s->sql);
+        if (tb_buf_printf(&s->sql, "TRUNCATE %s",
+                          (const char *)st->qname.data) < 0) {
+            nomem(err);
+            goto fail;
+        }
+        rc = run(s, (const char *)s->sql.data, "truncating", err);
+        break;
+    case TB_OP_CREATE:
+    case TB_OP_READ:
+        if (st->nkeys) {
+            rc = apply_keyed(s, st, c, err);
+        } else if (!c->after) {
+            rc = tb_error_set(err, TB_ERR_SOURCE, "insert without row");
+        } else {
+            field *f = put_image(s, st, c->after, false, err);
+            row *r;
+            rc = f ? append_row(st, f, 0, ROW_INSERT, &r, err) : -1;
+        }
+        break;
+    case TB_OP_UPDATE:
+    case TB_OP_DELETE:
+        rc =
+            st->nkeys ? apply_keyed(s, st, c, err) : apply_nokey(s, st, c, err);
+        break;
+    default:
+        rc = tb_error_set(err, TB_ERR_UNSUPPORTED, "operation '%c'",
+                          (char)c->op);
+    }
+    if (st->arena.used > before) {
+        st->bytes += st->arena.used - before;
+        s->buffered += st->arena.used - before;
+    }
+    if (rc < 0) goto fail;
+    /* Bound memory: write out inside the still-open transaction. */
+    if (s->buffered >= s->flush_at && flush_all(s, err) < 0) goto fail;
+    s->context = NULL;
+    return 0;
+fail:
+    s->context = NULL;
+    return tb_error_prefix(err, "%s.%s at %s", src_schema(c->table),
+                           c->table->name,
+                           c->source.position ? c->source.position : "?");
+}
+
+static int op_begin(tb_sink *s, tb_error *err)
+{
+    if (s->in_tx)
+        return tb_error_set(err, TB_ERR_INTERNAL,
+                            "postgres target: begin inside a transaction");
+    if (run(s, "BEGIN", "starting a transaction", err) < 0) return -1;
+    s->in_tx = true;
+    return 0;
+}
+
+static void rollback(tb_sink *s)
+{
+    if (s->in_tx) {
+        PGresult *res = PQexec(s->conn, "ROLLBACK");
+        PQclear(res);
+        s->in_tx = false;
+    }
+    /* The batch's DDL and staging tables are gone with it. */
+    tables_forget(s);
+}
+
+static int op_commit(tb_sink *s, const tb_position *pos, tb_error *err)
+{
+    static const char upsert_fmt[] =
+        "INSERT INTO %s (pipeline, position, updated_at, commits) "
+        "VALUES ($1, $2, now(), 1) ON CONFLICT (pipeline) DO UPDATE SET "
+        "position = EXCLUDED.position, updated_at = EXCLUDED.updated_at, "
+        "commits = %s.commits + 1";
+    PGresult *res = NULL;
+    s->context = pos->text;
+    if (!s->in_tx) {
+        tb_error_set(err, TB_ERR_INTERNAL,
+                     "postgres target: commit without a transaction");
+        goto fail;
+    }
+    if (flush_all(s, err) < 0) goto fail;
+    tb_buf_reset(&s->sql);
+    if (tb_buf_printf(&s->sql, upsert_fmt, (const char *)s->state_name.data,
+                      (const char *)s->state_name.data) < 0) {
+        nomem(err);
+        goto fail;
+    }
+    const char *vals[2] = {s->pipeline, pos->text};
+    res = query(s, (const char *)s->sql.data, 2, vals, "storing the position",
+                err);
+    if (!res) goto fail;
+    PQclear(res);
+    /* A transaction that failed earlier answers COMMIT with ROLLBACK and
+     * status COMMAND_OK: only the tag "COMMIT" means it is durable. */
+    res = PQexec(s->conn, "COMMIT");
+    s->in_tx = false;
+    if (PQresultStatus(res) != PGRES_COMMAND_OK ||
+        strcmp(PQcmdStatus(res), "COMMIT") != 0) {
+        if (PQresultStatus(res) == PGRES_COMMAND_OK)
+            tb_error_set(err, TB_ERR_TARGET,
+                         "postgres target %s: the transaction was rolled "
+                         "back at %s",
+                         s->dsn_masked, pos->text);
+        else
+            pg_fail(s, res, "committing", err);
+        PQclear(res);
+        tables_forget(s);
+        s->context = NULL;
+        return -1;
+    }
+    PQclear(res);
+    s->context = NULL;
+    return 0;
+fail:
+    rollback(s);
+    s->context = NULL;
+    return -1;
+}
+
+static void op_abort(tb_sink *s)
+{
+    rollback(s);
+}
+
+static void op_close(tb_sink *s)
+{
+    if (!s) return;
+    if (s->conn && PQstatus(s->conn) == CONNECTION_OK) rollback(s);
+    tables_forget(s);
+    free(s->tables);
+    if (s->conn) PQfinish(s->conn);
+    free(s->dsn_masked);
+    free(s->schema);
+    free(s->pipeline);
+    tb_buf_free(&s->state_name);
+    tb_buf_free(&s->sql);
+    tb_buf_free(&s->val);
+    tb_buf_free(&s->copy);
+    tb_buf_free(&s->params);
+    free(s->poffs);
+    free(s->pvals);
+    free(s);
+}
+
+/* Why a connection attempt failed decides whether retrying can help: a
+ * refused password or a missing database will not fix itself. */
+static bool connect_is_permanent(const char *msg)
+{
+    static const char *const permanent[] = {
+        "authentication failed", "no password supplied", "does not exist",
+        "permission denied",     "no pg_hba.conf entry", "password is required",
+    };
+    for (size_t i = 0; i < sizeof permanent / sizeof *permanent; i++)
+        if (strstr(msg, permanent[i])) return true;
+    return false;
+}
+
+/* Create the schema and state table when missing. Existence is checked
+ * first: CREATE ... IF NOT EXISTS checks the privilege before existence, so
+ * a role that may only write would fail needlessly. */
+static int ensure_state(tb_sink *s, tb_error *err)
+{
+    const char *schema = s->schema;
+    const char *state = (const char *)s->state_name.data;
+    PGresult *res = query(s, "SELECT to_regnamespace($1) IS NOT NULL", 1,
+                          &schema, "looking up the target schema", err);
+    if (!res) return -1;
+    bool have = PQgetvalue(res, 0, 0)[0] == 't';
+    PQclear(res);
+    tb_buf *b = &s->sql;
+    if (!have) {
+        tb_buf_reset(b);
+        PUT(b, "CREATE SCHEMA IF NOT EXISTS ");
+        IDENT(b, s->schema);
+        if (run(s, (const char *)b->data, "creating the target schema", err) <
+            0)
+            return -1;
+    }
+    res = query(s, "SELECT to_regclass($1) IS NOT NULL", 1, &state,
+                "looking up the state table", err);
+    if (!res) return -1;
+    have = PQgetvalue(res, 0, 0)[0] == 't';
+    PQclear(res);
+    if (have) return 0;
+    tb_buf_reset(b);
+    PRINTF(b,
+           "CREATE TABLE IF NOT EXISTS %s (pipeline text PRIMARY KEY, "
+           "position text NOT NULL, updated_at timestamptz NOT NULL DEFAULT "
+           "now(), commits bigint NOT NULL DEFAULT 0)",
+           state);
+    return run(s, (const char *)b->data, "creating the state table", err);
+oom:
+    return nomem(err);
+}
+
+static int op_open(const tb_config *cfg, tb_position *committed, tb_sink **out,
+                   tb_error *err)
+{
+    char *conninfo = NULL;
+    PGresult *res = NULL;
+    tb_sink *s = calloc(1, sizeof *s);
+    *out = NULL;
+    if (!s) return nomem(err);
+    committed->text[0] = '\0';
+    s->dsn_masked = tb_dsn_mask(cfg->target.dsn ? cfg->target.dsn : "");
+    s->schema = strdup(cfg->target.schema ? cfg->target.schema : "public");
+    s->pipeline = strdup(cfg->name ? cfg->name : "");
+    if (!s->dsn_masked || !s->schema || !s->pipeline ||
+        tb_pgsql_qualified(&s->state_name, s->schema, "_tributary_state") < 0 ||
+        cstr(&s->state_name) < 0) {
+        nomem(err);
+        goto fail;
+    }
+    int64_t fb = cfg->batch.max_bytes / 16;
+    s->flush_at = fb < (int64_t)FLUSH_MIN   ? FLUSH_MIN
+                  : fb > (int64_t)FLUSH_MAX ? FLUSH_MAX
+                                            : (size_t)fb;
+
+    conninfo = tb_pg_conninfo(cfg->target.dsn ? cfg->target.dsn : "",
+                              cfg->target.password, err);
+    if (!conninfo) goto fail;
+    s->conn = PQconnectdb(conninfo);
+    if (!s->conn) {
+        nomem(err);
+        goto fail;
+    }
+    if (PQstatus(s->conn) != CONNECTION_OK) {
+        char msg[600];
+        snprintf(msg, sizeof msg, "%s", PQerrorMessage(s->conn));
+        size_t n = strlen(msg);
+        while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+            msg[--n] = '\0';
+        bool permanent = connect_is_permanent(msg);
+        tb_error_set(err, permanent ? TB_ERR_TARGET : TB_ERR_CONNECT,
+                     "postgres target %s: cannot connect: %s", s->dsn_masked,
+                     msg);
+        if (!permanent) tb_error_retriable(err);
+        goto fail;
+    }
+    /* Fixed session settings: values are written in ISO / UTC text and
+     * the ::text comparisons of keyless tables need exact float output. */
+    if (run(s,
+            "SET datestyle = 'ISO, YMD'; SET intervalstyle = 'postgres'; "
+            "SET extra_float_digits = 3; SET client_encoding = 'UTF8'; "
+            "SET timezone = 'UTC'; SET application_name = 'tributary'; "
+            "SET client_min_messages = warning",
+            "setting up the session", err) < 0 ||
+        ensure_state(s, err) < 0)
+        goto fail;
+    tb_buf_reset(&s->sql);
+    if (tb_buf_printf(&s->sql, "SELECT position FROM %s WHERE pipeline = $1",
+                      (const char *)s->state_name.data) < 0) {
+        nomem(err);
+        goto fail;
+    }
+    const char *name = s->pipeline;
+    res = query(s, (const char *)s->sql.data, 1, &name,
+                "reading the committed position", err);
+    if (!res) goto fail;
+    if (PQntuples(res) == 1) {
+        const char *p = PQgetvalue(res, 0, 0);
+        if (strlen(p) >= sizeof committed->text) {
+            tb_error_set(err, TB_ERR_TARGET,
+                         "postgres target %s: stored position too long",
+                         s->dsn_masked);
+            goto fail;
+        }
+        snprintf(committed->text, sizeof committed->text, "%s", p);
+    }
+    PQclear(res);
+    free(conninfo);
+    tb_log_info("target %s: connected, schema %s, committed position %s",
+                s->dsn_masked, s->schema,
+                committed->text[0] ? committed->text : "(none)");
+    *out = s;
+    return 0;
+fail:
+    PQclear(res);
+    free(conninfo);
+    op_close(s);
+    return -1;
+}
+
+const tb_sink_ops tb_pg_sink_ops = {
+    .abi = TB_SINK_ABI,
+    .type = "postgres",
+    .open = op_open,
+    .prepare = op_prepare,
+    .begin = op_begin,
+    .apply = op_apply,
+    .commit = op_commit,
+    .abort = op_abort,
+    .close = op_close,
+};
