@@ -35,6 +35,8 @@
 #define FLUSH_MAX (4u * 1024u * 1024u)
 /* COPY data is handed to libpq in pieces of about this size. */
 #define COPY_CHUNK (256u * 1024u)
+/* A table's key hash keeps at most this many slots across flushes. */
+#define SLOTS_KEEP 4096u
 
 /* Net operation of a buffered row. */
 enum {
@@ -112,7 +114,7 @@ struct tb_sink {
     size_t *poffs;       /* scratch: parameter offsets into params */
     const char **pvals;  /* scratch: parameter pointers (NULL = SQL NULL) */
     int pcap;            /* allocated entries of poffs / pvals */
-    const char *context; /* position of the change being applied, or NULL */
+    const char *context; /* position being committed, for messages, or NULL */
 };
 
 /* ---------------------------------------------------------------------- */
@@ -208,8 +210,18 @@ static int cstr(tb_buf *b)
 
 static void table_discard(tb_sink *s, stable *st)
 {
-    tb_arena_reset(&st->arena);
-    if (st->slots) memset(st->slots, 0, st->nslots * sizeof *st->slots);
+    /* Memory goes back to the allocator rather than staying with the
+     * table: the flush threshold bounds what all tables hold at once, and
+     * a kept peak per table would add up over many tables. */
+    tb_arena_free(&st->arena);
+    tb_arena_init(&st->arena, 0);
+    if (st->nslots > SLOTS_KEEP) {
+        free(st->slots);
+        st->slots = NULL;
+        st->nslots = 0;
+    } else if (st->slots) {
+        memset(st->slots, 0, st->nslots * sizeof *st->slots);
+    }
     st->nused = 0;
     st->head = st->tail = NULL;
     s->buffered -= st->bytes;
@@ -815,11 +827,10 @@ static int stage_create(tb_sink *s, stable *st, tb_error *err)
 {
     tb_buf *b = &s->sql;
     tb_buf_reset(b);
+    /* The table of the previous shape, if any, is no longer needed. */
+    if (st->stage[0]) PRINTF(b, "DROP TABLE IF EXISTS pg_temp.%s; ", st->stage);
     snprintf(st->stage, sizeof st->stage, "_tb_stage_%u", ++s->seq);
-    PRINTF(b,
-           "DROP TABLE IF EXISTS pg_temp.%s; CREATE TEMP TABLE %s (op "
-           "\"char\", u text",
-           st->stage, st->stage);
+    PRINTF(b, "CREATE TEMP TABLE %s (op \"char\", u text", st->stage);
     for (int i = 0; i < st->shape->ncols; i++)
         PRINTF(b, ", c%d %s", i + 1, st->tcols[st->tmap[i]].type);
     PUT(b, ")");
@@ -1304,7 +1315,6 @@ static int op_apply(tb_sink *s, const tb_change *c, tb_error *err)
 {
     stable *st;
     int rc;
-    s->context = c->source.position;
     if (table_for(s, c->table, &st, err) < 0) goto fail;
     size_t before = st->arena.used;
     switch (c->op) {
@@ -1348,10 +1358,8 @@ static int op_apply(tb_sink *s, const tb_change *c, tb_error *err)
     if (rc < 0) goto fail;
     /* Bound memory: write out inside the still-open transaction. */
     if (s->buffered >= s->flush_at && flush_all(s, err) < 0) goto fail;
-    s->context = NULL;
     return 0;
 fail:
-    s->context = NULL;
     return tb_error_prefix(err, "%s.%s at %s", src_schema(c->table),
                            c->table->name,
                            c->source.position ? c->source.position : "?");
