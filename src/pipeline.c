@@ -184,11 +184,86 @@ static void report_failure(const pipeline *p, const tb_error *err)
                  p->committed.text[0] ? p->committed.text : "(none)");
 }
 
+/* Close the connectors of a session (after a failure or at the end). */
+static void end_session(pipeline *p)
+{
+    if (p->in_batch && p->sink) p->kops->abort(p->sink);
+    p->in_batch = p->in_tx = p->pending_set = false;
+    p->batch_rows = p->batch_bytes = 0;
+    if (p->src) p->sops->close(p->src);
+    if (p->sink) p->kops->close(p->sink);
+    p->src = NULL;
+    p->sink = NULL;
+}
+
+/*
+ * One connected session: open sink and source at the committed position and
+ * stream until stopped, caught up (--once) or failed. Returns 0 or -1.
+ */
+static int session(pipeline *p, bool once, tb_position *end, bool *have_end,
+                   tb_error *err)
+{
+    const tb_config *cfg = p->cfg;
+    if (p->kops->open(cfg, &p->committed, &p->sink, err) < 0) return -1;
+    tb_log_info("pipeline %s: target committed position %s", cfg->name,
+                p->committed.text[0] ? p->committed.text : "(none: first run)");
+    if (p->sops->open(cfg, &p->committed, &p->src, err) < 0) return -1;
+    if (once && !*have_end) {
+        if (p->sops->current(p->src, end, err) < 0) return -1;
+        *have_end = true;
+        tb_log_info("--once: catching up to %s", end->text);
+    }
+    const tb_emit emit = {p,         on_table,  on_begin,
+                          on_change, on_commit, on_progress};
+    for (;;) {
+        if (tb_signals_stop) {
+            tb_log_info("stop requested");
+            break;
+        }
+        if (once && !p->in_batch && p->committed.text[0] &&
+            p->sops->compare(&p->committed, end) >= 0)
+            break;
+        int timeout = (int)cfg->batch.max_ms;
+        if (p->in_batch) {
+            int64_t left = p->batch_start_ms + cfg->batch.max_ms - now_ms();
+            timeout = left < 0 ? 0 : (int)left;
+        }
+        if (p->sops->poll(p->src, &emit, timeout, err) < 0) return -1;
+        if (p->in_batch && !p->in_tx && p->pending_set &&
+            now_ms() - p->batch_start_ms >= cfg->batch.max_ms &&
+            flush(p, err) < 0)
+            return -1;
+    }
+    /* Graceful stop: a batch ending on a transaction boundary is committed;
+     * one in the middle of a source transaction is rolled back (the source
+     * sends that transaction again after a restart). */
+    if (p->in_batch) {
+        if (p->in_tx || !p->pending_set) {
+            p->kops->abort(p->sink);
+            p->in_batch = false;
+        } else if (flush(p, err) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Sleep up to ms, waking early when a stop is requested. */
+static void backoff_sleep(int64_t ms)
+{
+    int64_t until = now_ms() + ms;
+    while (!tb_signals_stop && now_ms() < until) {
+        struct timespec ts = {0, 100 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
 int tb_cli_run(const tb_config *cfg, bool once)
 {
     pipeline p;
     tb_error err;
     tb_position end = {{0}};
+    bool have_end = false;
     tb_compat_mode mode;
     int rc = TB_EXIT_FAILURE;
 
@@ -204,46 +279,31 @@ int tb_cli_run(const tb_config *cfg, bool once)
     }
     if (tb_compat_mode_parse(cfg->registry.compatibility, &mode, &err) < 0 ||
         tb_registry_open(cfg->registry.path, mode, TB_REGISTRY_WRITE, &p.reg,
-                         &err) < 0)
-        goto fail;
-    if (p.kops->open(cfg, &p.committed, &p.sink, &err) < 0) goto fail;
-    tb_log_info("pipeline %s: target committed position %s", cfg->name,
-                p.committed.text[0] ? p.committed.text : "(none: first run)");
-    if (p.sops->open(cfg, &p.committed, &p.src, &err) < 0) goto fail;
-    if (once && p.sops->current(p.src, &end, &err) < 0) goto fail;
-    if (once) tb_log_info("--once: catching up to %s", end.text);
-
-    const tb_emit emit = {&p,        on_table,  on_begin,
-                          on_change, on_commit, on_progress};
-    for (;;) {
-        if (tb_signals_stop) {
-            tb_log_info("stop requested");
-            break;
-        }
-        if (once && !p.in_batch && p.committed.text[0] &&
-            p.sops->compare(&p.committed, &end) >= 0)
-            break;
-        int timeout = (int)cfg->batch.max_ms;
-        if (p.in_batch) {
-            int64_t left = p.batch_start_ms + cfg->batch.max_ms - now_ms();
-            timeout = left < 0 ? 0 : (int)left;
-        }
-        if (p.sops->poll(p.src, &emit, timeout, &err) < 0) goto fail;
-        if (p.in_batch && !p.in_tx && p.pending_set &&
-            now_ms() - p.batch_start_ms >= cfg->batch.max_ms &&
-            flush(&p, &err) < 0)
-            goto fail;
+                         &err) < 0) {
+        report_failure(&p, &err);
+        goto out;
     }
-    /* Graceful stop: a batch ending on a transaction boundary is committed;
-     * one in the middle of a source transaction is rolled back (the source
-     * sends that transaction again after a restart). */
-    if (p.in_batch) {
-        if (p.in_tx || !p.pending_set) {
-            p.kops->abort(p.sink);
-            p.in_batch = false;
-        } else if (flush(&p, &err) < 0) {
-            goto fail;
+    /* Retriable failures (a dropped connection, a restarting server) end
+     * the session and start a new one from the committed position, with
+     * exponential backoff; anything else stops the agent. */
+    int64_t delay = 1000;
+    for (;;) {
+        tb_error_clear(&err);
+        uint64_t before = p.batches;
+        int r = session(&p, once, &end, &have_end, &err);
+        end_session(&p);
+        if (r == 0) break;
+        if (!err.retriable || err.fatal || tb_signals_stop) {
+            report_failure(&p, &err);
+            goto out;
         }
+        if (p.batches > before) delay = 1000; /* made progress: reset */
+        tb_log_warn("%s; reconnecting in %lld s from position %s", err.msg,
+                    (long long)(delay / 1000),
+                    p.committed.text[0] ? p.committed.text : "(none)");
+        backoff_sleep(delay);
+        if (tb_signals_stop) break;
+        delay = delay * 2 > 30000 ? 30000 : delay * 2;
     }
     tb_log_info("pipeline %s stopped: %llu changes in %llu target "
                 "transactions; committed position %s",
@@ -251,13 +311,8 @@ int tb_cli_run(const tb_config *cfg, bool once)
                 (unsigned long long)p.batches,
                 p.committed.text[0] ? p.committed.text : "(none)");
     rc = TB_EXIT_OK;
-    goto out;
-fail:
-    if (p.in_batch && p.sink) p.kops->abort(p.sink);
-    report_failure(&p, &err);
 out:
-    if (p.src) p.sops->close(p.src);
-    if (p.sink) p.kops->close(p.sink);
+    end_session(&p);
     tb_registry_close(p.reg);
     tb_buf_free(&p.avro);
     tb_buf_free(&p.subject);
