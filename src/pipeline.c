@@ -208,6 +208,7 @@ static int session(pipeline *p, bool once, tb_position *end, bool *have_end,
     tb_log_info("pipeline %s: target committed position %s", cfg->name,
                 p->committed.text[0] ? p->committed.text : "(none: first run)");
     if (p->sops->open(cfg, &p->committed, &p->src, err) < 0) return -1;
+    p->connected = true;
     if (once && !*have_end) {
         if (p->sops->current(p->src, end, err) < 0) return -1;
         *have_end = true;
@@ -293,7 +294,9 @@ int tb_cli_run(const tb_config *cfg, bool once)
         int r = session(&p, once, &end, &have_end, &err);
         end_session(&p);
         if (r == 0) break;
-        if (!err.retriable || err.fatal || tb_signals_stop) {
+        /* A first start that cannot connect is a setup problem: say so
+         * at once instead of retrying forever. */
+        if (!err.retriable || err.fatal || !p.connected || tb_signals_stop) {
             report_failure(&p, &err);
             goto out;
         }
