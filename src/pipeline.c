@@ -41,6 +41,7 @@ typedef struct pipeline {
     tb_position committed;  /* last position the target committed */
     uint64_t changes;       /* changes applied since start */
     uint64_t batches;       /* target transactions committed */
+    bool connected;         /* a session got both connectors open */
 } pipeline;
 
 static int64_t now_ms(void)
