@@ -417,6 +417,43 @@ static void test_memory_big_transaction(void **state)
     assert_same("public.mem", "mirror.mem");
 }
 
+/* SIGTERM stops a streaming agent gracefully: exit 0, position stored. */
+static void test_sigterm_graceful(void **state)
+{
+    (void)state;
+    sql(srcdb, "CREATE TABLE public.live (id int PRIMARY KEY, v text)");
+    write_config("\"public.live\"");
+    run_ok();
+    char *log = NULL;
+    assert_true(asprintf(&log, "%s/live.log", dir) > 0);
+    int pid = tu_spawn(
+        (char *const[]){(char *)tu_bin(), "run", "-c", config_path, NULL}, log);
+    sql(srcdb, "INSERT INTO public.live SELECT g, 'x' FROM "
+               "generate_series(1, 1000) g");
+    char *n = NULL;
+    for (int i = 0; i < 200; i++) {
+        free(n);
+        n = value(dwdb, "SELECT count(*) FROM mirror.live");
+        if (strcmp(n, "1000") == 0) break;
+        usleep(50 * 1000);
+    }
+    assert_string_equal(n, "1000");
+    free(n);
+    kill(pid, SIGTERM);
+    assert_int_equal(tu_wait(pid), 0);
+    char *pos = value(dwdb, "SELECT position FROM mirror._tributary_state "
+                            "WHERE pipeline = 'e2e'");
+    char *cur =
+        value(srcdb, "SELECT pg_current_wal_lsn() >= '%s'::pg_lsn", pos);
+    assert_string_equal(cur, "t");
+    free(cur);
+    free(pos);
+    free(log);
+    /* Nothing is left to apply after the restart. */
+    run_ok();
+    assert_same("public.live", "mirror.live");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -426,6 +463,7 @@ int main(void)
         cmocka_unit_test(test_no_pk_duplicates),
         cmocka_unit_test(test_partitioned),
         cmocka_unit_test(test_add_drop_column),
+        cmocka_unit_test(test_sigterm_graceful),
         cmocka_unit_test(test_big_tx_and_crashes),
         cmocka_unit_test(test_memory_big_transaction),
     };

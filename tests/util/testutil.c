@@ -126,3 +126,27 @@ int tu_contains(const char *haystack, const char *needle)
 {
     return haystack && needle && strstr(haystack, needle) != NULL;
 }
+
+int tu_spawn(char *const argv[], const char *log)
+{
+    pid_t pid = fork();
+    if (pid < 0) abort();
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+            close(fd);
+        }
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    return (int)pid;
+}
+
+int tu_wait(int pid)
+{
+    int st = 0;
+    if (waitpid((pid_t)pid, &st, 0) < 0) return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}

@@ -26,6 +26,13 @@ typedef struct tu_run {
 /* Run argv (argv[0] is a path) with stdout and stderr captured. */
 tu_run tu_exec(char *const argv[]);
 
+/* Start argv in the background with stdout and stderr appended to log.
+ * Returns the child's pid. */
+int tu_spawn(char *const argv[], const char *log);
+
+/* Wait for pid; returns its exit code, or 128+signal. */
+int tu_wait(int pid);
+
 /* Free the captured output. */
 void tu_run_free(tu_run *r);
 
