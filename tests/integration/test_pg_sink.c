@@ -20,6 +20,14 @@
 
 #include <cmocka.h>
 #include <libpq-fe.h>
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#endif
+#endif
+#ifndef RUNNING_ON_VALGRIND
+#define RUNNING_ON_VALGRIND 0
+#endif
 
 #include "../../connectors/postgres/pg_sink.h"
 #include "tb_config.h"
@@ -806,20 +814,25 @@ static void test_big_batch_bounded_memory(void **state)
     for (int64_t i = 0; i < rows; i += 2)
         upd(s, t, NULL, (tb_value[]){VI(i), VUNCH, VI(-1), VS("0.50")});
     commit(s, "0/BIG");
+    ops->close(s);
+    tb_table_free(t);
     long hwm = vm_hwm_kb();
+    /* Peak RSS of this whole process. Sanitizers and valgrind add their
+     * own memory; their limits still fail a sink that holds the batch (the
+     * sink alone would then need over 100 MB). */
 #if defined(__SANITIZE_ADDRESS__)
-    const long limit = 160 * 1024; /* shadow memory and quarantine */
+    long limit = 96 * 1024;
 #else
-    const long limit = 64 * 1024;
+    long limit = 64 * 1024;
 #endif
-    print_message("VmHWM after %lld rows: %ld kB\n", (long long)rows, hwm);
+    if (RUNNING_ON_VALGRIND) limit = 150 * 1024;
+    print_message("VmHWM after %lld rows: %ld kB (limit %ld kB)\n",
+                  (long long)rows, hwm, limit);
     assert_true(hwm > 0);
     assert_true(hwm < limit);
     CHECK("200000 100000 200000",
           "SELECT count(*) || ' ' || count(*) FILTER (WHERE qty = -1) || ' ' "
           "|| count(*) FILTER (WHERE length(name) = 400) FROM " SCHEMA ".big");
-    ops->close(s);
-    tb_table_free(t);
 }
 
 static void test_existing_table_without_index(void **state)
