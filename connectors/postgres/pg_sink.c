@@ -3,7 +3,7 @@
  *
  * One batch is one target transaction. apply() never talks to the server
  * for tables with a primary key: it formats the row into COPY text once,
- * into a per-table arena, and collapses it with whatever the batch already
+ * into the sink's arena, and collapses it with whatever the batch already
  * holds for the same key (a hash table over the key fields). A flush loads
  * each table's net rows with one COPY into a temporary staging table and
  * merges them with a few set-based statements sent in one round trip.
@@ -36,7 +36,7 @@
 /* COPY data is handed to libpq in pieces of about this size. */
 #define COPY_CHUNK (256u * 1024u)
 /* A table's key hash keeps at most this many slots across flushes. */
-#define SLOTS_KEEP 4096u
+#define SLOTS_KEEP 65536u
 
 /* Net operation of a buffered row. */
 enum {
@@ -48,7 +48,7 @@ enum {
 
 /* One buffered column value, already escaped for COPY text format. */
 typedef struct field {
-    const char *p; /* escaped text in the table's arena; NULL unless SET */
+    const char *p; /* escaped text in the sink's arena; NULL unless SET */
     uint32_t len;  /* bytes at p */
     uint8_t state; /* tb_value_state */
 } field;
@@ -85,12 +85,11 @@ typedef struct stable {
     char stage[40];      /* name of the staging temp table */
     bool stage_ready;    /* the staging table has the current shape */
     unsigned stmt_id;    /* id of the prepared no-key statements, 0 none */
-    tb_arena arena;      /* buffered fields and rows */
+    tb_arena *arena;     /* the sink's arena: buffered fields and rows */
     row **slots;         /* open-addressing hash over keys; NULL = free */
     size_t nslots;       /* power of two, or 0 */
     size_t nused;        /* occupied slots */
     row *head, *tail;    /* buffered rows in arrival order */
-    size_t bytes;        /* arena bytes counted in sink->buffered */
 } stable;
 
 struct tb_sink {
@@ -104,8 +103,8 @@ struct tb_sink {
     int captables;       /* allocated entries of tables */
     stable *last;        /* table of the previous change (fast path) */
     bool in_tx;          /* a target transaction is open */
-    size_t buffered;     /* bytes buffered over all tables */
-    size_t flush_at;     /* flush everything when buffered passes this */
+    tb_arena arena;      /* buffered rows of all tables; reset by flush_all */
+    size_t flush_at;     /* flush everything when the arena passes this */
     unsigned seq;        /* source of unique staging / statement names */
     tb_buf sql;          /* scratch: statement text */
     tb_buf val;          /* scratch: one formatted value */
@@ -210,11 +209,9 @@ static int cstr(tb_buf *b)
 
 static void table_discard(tb_sink *s, stable *st)
 {
-    /* Memory goes back to the allocator rather than staying with the
-     * table: the flush threshold bounds what all tables hold at once, and
-     * a kept peak per table would add up over many tables. */
-    tb_arena_free(&st->arena);
-    tb_arena_init(&st->arena, 0);
+    /* The rows' memory lives in the sink's arena, which flush_all()
+     * resets; a big hash array is not kept around for a quiet table. */
+    (void)s;
     if (st->nslots > SLOTS_KEEP) {
         free(st->slots);
         st->slots = NULL;
@@ -224,8 +221,6 @@ static void table_discard(tb_sink *s, stable *st)
     }
     st->nused = 0;
     st->head = st->tail = NULL;
-    s->buffered -= st->bytes;
-    st->bytes = 0;
 }
 
 static void tcols_free(stable *st)
@@ -249,7 +244,6 @@ static void table_free(stable *st)
     free(st->tmap);
     tcols_free(st);
     tb_buf_free(&st->qname);
-    tb_arena_free(&st->arena);
     free(st->slots);
     free(st);
 }
@@ -262,7 +256,7 @@ static void tables_forget(tb_sink *s)
         table_free(s->tables[i]);
     s->ntables = 0;
     s->last = NULL;
-    s->buffered = 0;
+    tb_arena_reset(&s->arena);
 }
 
 static const char *src_schema(const tb_table *t)
@@ -292,7 +286,7 @@ static stable *table_add(tb_sink *s, const tb_table *t)
     }
     stable *st = calloc(1, sizeof *st);
     if (!st) return NULL;
-    tb_arena_init(&st->arena, 0);
+    st->arena = &s->arena;
     st->sname = strdup(src_schema(t));
     st->tname = strdup(t->name);
     if (!st->sname || !st->tname ||
@@ -564,7 +558,7 @@ static bool verbatim_kind(tb_kind k)
            k == TB_KIND_JSON || k == TB_KIND_BITS;
 }
 
-/* Format v as COPY text into st's arena. */
+/* Format v as COPY text into the arena. */
 static int put_field(tb_sink *s, stable *st, const tb_column *col,
                      const tb_value *v, field *f, tb_error *err)
 {
@@ -587,7 +581,7 @@ static int put_field(tb_sink *s, stable *st, const tb_column *col,
         len = s->val.len;
     }
     size_t n = tb_pgsql_copy_len(text, len);
-    char *dst = tb_arena_alloc(&st->arena, n ? n : 1);
+    char *dst = tb_arena_alloc(st->arena, n ? n : 1);
     if (!dst) return nomem(err);
     tb_pgsql_copy_escape(dst, text, len);
     f->p = dst;
@@ -600,7 +594,7 @@ static field *put_image(tb_sink *s, stable *st, const tb_value *vals,
                         bool keys_only, tb_error *err)
 {
     const tb_table *t = st->shape;
-    field *f = tb_arena_alloc(&st->arena,
+    field *f = tb_arena_alloc(st->arena,
                               (t->ncols ? (size_t)t->ncols : 1) * sizeof *f);
     if (!f) {
         nomem(err);
@@ -673,7 +667,7 @@ static int grow_slots(stable *st, tb_error *err)
 static int append_row(stable *st, field *f, uint32_t h, char op, row **out,
                       tb_error *err)
 {
-    row *r = tb_arena_alloc(&st->arena, sizeof *r);
+    row *r = tb_arena_alloc(st->arena, sizeof *r);
     if (!r) return nomem(err);
     r->next = NULL;
     r->f = f;
@@ -1029,6 +1023,8 @@ static int flush_all(tb_sink *s, tb_error *err)
 {
     for (int i = 0; i < s->ntables; i++)
         if (flush_table(s, s->tables[i], err) < 0) return -1;
+    /* Nothing is buffered any more: the memory is reused, not freed. */
+    tb_arena_reset(&s->arena);
     return 0;
 }
 
@@ -1316,7 +1312,6 @@ static int op_apply(tb_sink *s, const tb_change *c, tb_error *err)
     stable *st;
     int rc;
     if (table_for(s, c->table, &st, err) < 0) goto fail;
-    size_t before = st->arena.used;
     switch (c->op) {
     case TB_OP_TRUNCATE:
         /* Whatever the batch holds for the table is erased by the TRUNCATE
@@ -1351,13 +1346,9 @@ static int op_apply(tb_sink *s, const tb_change *c, tb_error *err)
         rc = tb_error_set(err, TB_ERR_UNSUPPORTED, "operation '%c'",
                           (char)c->op);
     }
-    if (st->arena.used > before) {
-        st->bytes += st->arena.used - before;
-        s->buffered += st->arena.used - before;
-    }
     if (rc < 0) goto fail;
     /* Bound memory: write out inside the still-open transaction. */
-    if (s->buffered >= s->flush_at && flush_all(s, err) < 0) goto fail;
+    if (s->arena.used >= s->flush_at && flush_all(s, err) < 0) goto fail;
     return 0;
 fail:
     return tb_error_prefix(err, "%s.%s at %s", src_schema(c->table),
@@ -1454,6 +1445,7 @@ static void op_close(tb_sink *s)
     free(s->dsn_masked);
     free(s->schema);
     free(s->pipeline);
+    tb_arena_free(&s->arena);
     tb_buf_free(&s->state_name);
     tb_buf_free(&s->sql);
     tb_buf_free(&s->val);
@@ -1523,6 +1515,7 @@ static int op_open(const tb_config *cfg, tb_position *committed, tb_sink **out,
     tb_sink *s = calloc(1, sizeof *s);
     *out = NULL;
     if (!s) return nomem(err);
+    tb_arena_init(&s->arena, 0);
     committed->text[0] = '\0';
     s->dsn_masked = tb_dsn_mask(cfg->target.dsn ? cfg->target.dsn : "");
     s->schema = strdup(cfg->target.schema ? cfg->target.schema : "public");
