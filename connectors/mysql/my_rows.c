@@ -342,6 +342,9 @@ int tb_myrow_from_text(tb_myrow_ctx *cx, const tb_table *t, int i,
         char *e;
         out->u.d = strtod(tmp, &e);
         if (*e) return bad_text(t, i, s, len, err);
+        /* The server prints FLOAT with 6 digits; the binlog has the exact
+         * float. Rounding to float makes both paths give the same value. */
+        if (c->kind == TB_KIND_FLOAT) out->u.d = (double)(float)out->u.d;
         return 0;
     }
     case TB_KIND_DECIMAL:

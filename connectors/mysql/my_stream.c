@@ -578,11 +578,24 @@ static int handle_event(tb_source *s, const uint8_t *raw, size_t len,
     /* log_pos is the offset of the next event; 0 on artificial events. */
     if (h.log_pos && h.type != TB_BINLOG_HEARTBEAT) s->cur.pos = h.log_pos;
     switch (h.type) {
-    case TB_BINLOG_ROTATE:
-        snprintf(s->cur.file, sizeof s->cur.file, "%.*s",
-                 (int)ev.u.rotate.file_len, ev.u.rotate.file);
+    case TB_BINLOG_ROTATE: {
+        /* The artificial ROTATE that opens a dump comes before the FDE, so
+         * the decoder cannot know it carries a CRC32 and counts those 4
+         * bytes as part of the name: drop them when they are a checksum. */
+        size_t n = ev.u.rotate.file_len;
+        if (s->fmt.checksum_alg == TB_BINLOG_CHECKSUM_OFF && n > 4 &&
+            len > TB_BINLOG_CRC_LEN) {
+            const uint8_t *c = raw + len - TB_BINLOG_CRC_LEN;
+            uint32_t want = (uint32_t)c[0] | (uint32_t)c[1] << 8 |
+                            (uint32_t)c[2] << 16 | (uint32_t)c[3] << 24;
+            if (tb_binlog_crc32(0, raw, len - TB_BINLOG_CRC_LEN) == want)
+                n -= TB_BINLOG_CRC_LEN;
+        }
+        snprintf(s->cur.file, sizeof s->cur.file, "%.*s", (int)n,
+                 ev.u.rotate.file);
         s->cur.pos = ev.u.rotate.position;
         return 0;
+    }
     case TB_BINLOG_MARIADB_GTID: {
         my_gtid g = {ev.u.mgtid.domain_id, ev.u.mgtid.server_id,
                      ev.u.mgtid.seq_no};

@@ -359,7 +359,7 @@ static void test_text_values(void **state)
                "-1.000000000000000000000000000001", 33);
     assert_true(TXT(f, C_D, "-1.7976931348623157e308").u.d ==
                 -1.7976931348623157e308);
-    assert_true(TXT(f, C_F, "3.40282e38").u.d == 3.40282e38);
+    assert_true(TXT(f, C_F, "3.40282e38").u.d == (double)3.40282e38f);
     /* BIT(10) arrives as 2 raw big-endian bytes */
     assert_str(txt(f, C_BITS, "\x02\x01", 2), "1000000001", 10);
     assert_str(txt(f, C_BITS, "\x00\x00", 2), "0000000000", 10);
