@@ -569,9 +569,17 @@ static void resolve(checker *c, const node *w, const node *r, const char *path)
         return;
     }
     if (r->k == K_UNION) {
-        for (size_t i = 0; i < r->n_sub; i++) {
-            if (r->sub[i]->k != K_UNION && matches(w, r->sub[i])) {
-                resolve(c, w, r->sub[i], path);
+        /* Like Avro's Java resolver, prefer a branch of the same type (and
+         * logical type) before one reached by promotion: in [decimal,
+         * "string"] a written string reads as the string, not the bytes. */
+        for (int pass = 0; pass < 3; pass++) {
+            for (size_t i = 0; i < r->n_sub; i++) {
+                const node *b = r->sub[i];
+                if (b->k == K_UNION || !matches(w, b)) continue;
+                if (pass == 0 && (b->k != w->k || !same_logical(w, b)))
+                    continue;
+                if (pass == 1 && b->k != w->k) continue;
+                resolve(c, w, b, path);
                 return;
             }
         }

@@ -45,6 +45,9 @@ typedef struct ccase {
 
 static const ccase cases[] = {
     {"identical", REC(F("id", "'int'")), REC(F("id", "'int'")), true, true},
+    {"decimal with special-value string branch, unchanged",
+     REC(F("c", "['null'," DEC(8, 2) ",'string']")),
+     REC(F("c", "['null'," DEC(8, 2) ",'string']")), true, true},
     {"field added with default", REC(F("id", "'int'")),
      REC(F("id", "'int'") "," FD("note", "'string'", "''")), true, true},
     {"field added without default", REC(F("id", "'int'")),
