@@ -177,14 +177,16 @@ int tb_mysrc_pos_parse(const char *text, my_pos *out, tb_error *err)
         if (strncmp(item, "gtid=", 5) == 0) {
             const char *v = item + 5;
             if (strchr(v, ':')) { /* Oracle MySQL: uuid:1-5,... */
-                if (strlen(v) >= sizeof out->mysql_gtids) goto bad;
-                snprintf(out->mysql_gtids, sizeof out->mysql_gtids, "%s", v);
+                size_t vl = strlen(v);
+                if (vl >= sizeof out->mysql_gtids) goto bad;
+                memcpy(out->mysql_gtids, v, vl + 1);
             } else if (tb_mysrc_gtid_list_parse(v, out, err) < 0) {
                 return tb_error_prefix(err, "position \"%s\"", text);
             }
         } else if (strncmp(item, "file=", 5) == 0) {
-            if (strlen(item + 5) >= sizeof out->file) goto bad;
-            snprintf(out->file, sizeof out->file, "%s", item + 5);
+            size_t fl = strlen(item + 5);
+            if (fl >= sizeof out->file) goto bad;
+            memcpy(out->file, item + 5, fl + 1);
         } else if (strncmp(item, "pos=", 4) == 0) {
             char *e;
             out->pos = strtoull(item + 4, &e, 10);
@@ -205,11 +207,9 @@ bad:
 
 void tb_mysrc_pos_format(const my_pos *p, tb_position *out)
 {
-    tb_buf b = TB_BUF_INIT;
     char tmp[64];
     size_t o = 0;
     out->text[0] = '\0';
-    (void)b;
     if (p->ngtids || p->mysql_gtids[0]) {
         o += (size_t)snprintf(out->text + o, sizeof out->text - o, "gtid=");
         if (p->mysql_gtids[0])
