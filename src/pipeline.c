@@ -226,7 +226,9 @@ static int session(pipeline *p, bool once, tb_position *end, bool *have_end,
             p->sops->compare(&p->committed, end) >= 0)
             break;
         int timeout = (int)cfg->batch.max_ms;
-        if (p->in_batch) {
+        /* The batch deadline matters only when the batch could be
+         * committed, i.e. between source transactions. */
+        if (p->in_batch && !p->in_tx) {
             int64_t left = p->batch_start_ms + cfg->batch.max_ms - now_ms();
             timeout = left < 0 ? 0 : (int)left;
         }

@@ -445,7 +445,11 @@ fail:
 static int pg_current(tb_source *s, tb_position *out, tb_error *err)
 {
     PGresult *r =
-        tb_pgconn_query(s->sql, "SELECT pg_current_wal_lsn()",
+        /* The insert position, not pg_current_wal_lsn() (the write
+         * position): with synchronous_commit=off a transaction that has
+         * returned to its client may not be written yet, and --once must
+         * still wait for it. */
+        tb_pgconn_query(s->sql, "SELECT pg_current_wal_insert_lsn()",
                         "reading the current WAL position", TB_ERR_SOURCE, err);
     if (!r) return -1;
     snprintf(out->text, sizeof out->text, "%s", PQgetvalue(r, 0, 0));

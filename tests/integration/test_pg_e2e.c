@@ -104,17 +104,21 @@ static void assert_same(const char *src_table, const char *dst_table)
 
 static char *config_path;
 
-static void write_config(const char *tables)
+/* Each scenario is its own pipeline (own slot, state row and registry), so
+ * every scenario starts with a snapshot of its tables. */
+static void write_config(const char *name, const char *tables)
 {
     char text[2048];
     snprintf(text, sizeof text,
-             "{\"name\": \"e2e\",\n"
+             "{\"name\": \"%s_%d\",\n"
              " \"source\": {\"type\": \"postgres\", \"dsn\": \"host=%s "
              "port=%s user=postgres dbname=%s\", \"tables\": [%s]},\n"
              " \"target\": {\"type\": \"postgres\", \"dsn\": \"host=%s "
              "port=%s user=postgres dbname=%s\", \"schema\": \"mirror\"},\n"
+             " \"registry\": {\"path\": \"registry-%s\"},\n"
              " \"batch\": {\"max_rows\": 5000}\n}\n",
-             host, port, srcdb, tables, host, port, dwdb);
+             name, (int)getpid(), host, port, srcdb, tables, host, port, dwdb,
+             name);
     free(config_path);
     config_path = tu_write_file(dir, "e2e.json", text);
 }
@@ -134,7 +138,8 @@ static tu_run run_once(const char *crash_at)
 static void run_ok(void)
 {
     tu_run r = run_once(NULL);
-    if (r.status != 0) print_error("tributary failed:\n%s\n", r.err);
+    if (r.status != 0 || getenv("TB_TEST_VERBOSE"))
+        print_error("tributary exit %d:\n%s\n", r.status, r.err);
     assert_int_equal(r.status, 0);
     tu_run_free(&r);
 }
@@ -162,8 +167,15 @@ static int teardown(void **state)
 {
     (void)state;
     /* The slot pins the source database: drop it first. */
-    sql("postgres", "SELECT pg_drop_replication_slot(slot_name) FROM "
-                    "pg_replication_slots WHERE slot_name = 'tributary_e2e'");
+    sql("postgres",
+        "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots "
+        "WHERE database = '%s' AND active_pid IS NOT NULL",
+        srcdb);
+    usleep(200 * 1000);
+    sql("postgres",
+        "SELECT pg_drop_replication_slot(slot_name) FROM "
+        "pg_replication_slots WHERE database = '%s' AND NOT active",
+        srcdb);
     sql("postgres", "DROP DATABASE IF EXISTS %s WITH (FORCE)", srcdb);
     sql("postgres", "DROP DATABASE IF EXISTS %s WITH (FORCE)", dwdb);
     tu_rmtree(dir);
@@ -201,7 +213,7 @@ static void test_types_snapshot_and_stream(void **state)
         " NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "
         "NULL)";
     sql(srcdb, "%s", rows);
-    write_config("\"public.types\"");
+    write_config("types", "\"public.types\"");
     run_ok();
     assert_same("public.types", "mirror.types");
     /* Column types are exactly the source's. */
@@ -243,7 +255,7 @@ static void test_toast_unchanged(void **state)
                "body text)");
     sql(srcdb, "ALTER TABLE public.docs ALTER COLUMN body SET STORAGE "
                "EXTERNAL");
-    write_config("\"public.docs\"");
+    write_config("docs", "\"public.docs\"");
     run_ok();
     sql(srcdb, "INSERT INTO public.docs SELECT g, 0, (SELECT "
                "string_agg(md5(g::text || i::text), '') FROM "
@@ -263,7 +275,7 @@ static void test_pk_update_delete_truncate_rollback(void **state)
     (void)state;
     sql(srcdb, "CREATE TABLE public.acct (id int PRIMARY KEY, v text)");
     sql(srcdb, "CREATE TABLE public.log (id int PRIMARY KEY, v text)");
-    write_config("\"public.acct\", \"public.log\"");
+    write_config("acct", "\"public.acct\", \"public.log\"");
     run_ok();
     sql(srcdb, "INSERT INTO public.acct SELECT g, 'v' || g FROM "
                "generate_series(1, 100) g");
@@ -290,7 +302,7 @@ static void test_no_pk_duplicates(void **state)
     (void)state;
     sql(srcdb, "CREATE TABLE public.dup (a int, b text, j json, p point)");
     sql(srcdb, "ALTER TABLE public.dup REPLICA IDENTITY FULL");
-    write_config("\"public.dup\"");
+    write_config("dup", "\"public.dup\"");
     run_ok();
     sql(srcdb, "INSERT INTO public.dup VALUES (1, 'x', '{\"k\":1}', "
                "'(1,2)'), (1, 'x', '{\"k\":1}', '(1,2)'), (1, 'x', "
@@ -321,7 +333,7 @@ static void test_partitioned(void **state)
                "VALUES IN ('us')");
     sql(srcdb, "INSERT INTO public.events SELECT g, CASE WHEN g %% 2 = 0 THEN "
                "'eu' ELSE 'us' END FROM generate_series(1, 20) g");
-    write_config("\"public.events*\"");
+    write_config("events", "\"public.events*\"");
     run_ok();
     sql(srcdb, "INSERT INTO public.events SELECT g, 'eu' FROM "
                "generate_series(100, 110) g");
@@ -340,7 +352,7 @@ static void test_add_drop_column(void **state)
 {
     (void)state;
     sql(srcdb, "CREATE TABLE public.evolve (id int PRIMARY KEY, a text)");
-    write_config("\"public.evolve\"");
+    write_config("evolve", "\"public.evolve\"");
     run_ok();
     sql(srcdb, "INSERT INTO public.evolve VALUES (1, 'one')");
     sql(srcdb, "ALTER TABLE public.evolve ADD COLUMN c numeric(8,2)");
@@ -368,7 +380,7 @@ static void test_big_tx_and_crashes(void **state)
     sql(srcdb, "CREATE TABLE public.big (id int PRIMARY KEY, v text)");
     sql(srcdb, "CREATE TABLE public.ledger (n int, note text)");
     sql(srcdb, "ALTER TABLE public.ledger REPLICA IDENTITY FULL");
-    write_config("\"public.big\", \"public.ledger\"");
+    write_config("big", "\"public.big\", \"public.ledger\"");
     run_ok();
     sql(srcdb, "INSERT INTO public.big SELECT g, md5(g::text) FROM "
                "generate_series(1, 200000) g");
@@ -400,7 +412,7 @@ static void test_memory_big_transaction(void **state)
     (void)state;
     sql(srcdb, "CREATE TABLE public.mem (id int PRIMARY KEY, v text, n "
                "numeric(12,2))");
-    write_config("\"public.mem\"");
+    write_config("mem", "\"public.mem\"");
     run_ok();
     sql(srcdb, "INSERT INTO public.mem SELECT g, md5(g::text), g / 3.0 FROM "
                "generate_series(1, 1000000) g");
@@ -422,7 +434,7 @@ static void test_sigterm_graceful(void **state)
 {
     (void)state;
     sql(srcdb, "CREATE TABLE public.live (id int PRIMARY KEY, v text)");
-    write_config("\"public.live\"");
+    write_config("live", "\"public.live\"");
     run_ok();
     char *log = NULL;
     assert_true(asprintf(&log, "%s/live.log", dir) > 0);
@@ -437,12 +449,22 @@ static void test_sigterm_graceful(void **state)
         if (strcmp(n, "1000") == 0) break;
         usleep(50 * 1000);
     }
+    /* Stop it before asserting, so a failure leaves no agent behind. */
+    kill(pid, SIGTERM);
+    int status = tu_wait(pid);
+    if (strcmp(n, "1000") != 0 || status != 0) {
+        char *cmd = NULL;
+        if (asprintf(&cmd, "cat %s >&2", log) > 0 && system(cmd) < 0)
+            fprintf(stderr, "cannot show %s\n", log);
+        free(cmd);
+    }
     assert_string_equal(n, "1000");
     free(n);
-    kill(pid, SIGTERM);
-    assert_int_equal(tu_wait(pid), 0);
-    char *pos = value(dwdb, "SELECT position FROM mirror._tributary_state "
-                            "WHERE pipeline = 'e2e'");
+    assert_int_equal(status, 0);
+    char *pos = value(dwdb,
+                      "SELECT position FROM mirror._tributary_state "
+                      "WHERE pipeline = 'live_%d'",
+                      (int)getpid());
     char *cur =
         value(srcdb, "SELECT pg_current_wal_lsn() >= '%s'::pg_lsn", pos);
     assert_string_equal(cur, "t");
