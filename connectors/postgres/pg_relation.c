@@ -83,8 +83,18 @@ static int retire(tb_source *s, tb_table *t, tb_error *err)
     return 0;
 }
 
-int tb_pgsrc_relation(tb_source *s, const tb_pgo_rel *wire, const tb_emit *emit,
-                      pg_rel **out, tb_error *err)
+int tb_pgsrc_announce(tb_source *s, pg_rel *rel, const tb_emit *emit,
+                      tb_error *err)
+{
+    (void)s;
+    if (rel->announced || !rel->table) return 0;
+    if (emit->table(emit->ctx, rel->table, err) < 0) return -1;
+    rel->announced = true;
+    return 0;
+}
+
+int tb_pgsrc_relation(tb_source *s, const tb_pgo_rel *wire, pg_rel **out,
+                      tb_error *err)
 {
     pg_rel *rel = tb_pgsrc_rel_find(s, wire->id);
     colinfo ci = {NULL};
@@ -160,8 +170,8 @@ int tb_pgsrc_relation(tb_source *s, const tb_pgo_rel *wire, const tb_emit *emit,
         goto fail;
     }
     rel->table = t;
+    rel->announced = false;
     t = NULL;
-    if (emit->table(emit->ctx, rel->table, err) < 0) return -1;
     *out = rel;
     return 0;
 fail:

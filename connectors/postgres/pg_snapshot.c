@@ -242,7 +242,8 @@ int tb_pgsrc_snapshot(tb_source *s, const tb_emit *emit, tb_error *err)
         PGresult *res = NULL;
         pg_rel *rel = NULL;
         int rc = catalog_relation(s, &s->tables[i], &wire, &res, err);
-        if (rc == 0) rc = tb_pgsrc_relation(s, &wire, emit, &rel, err);
+        if (rc == 0) rc = tb_pgsrc_relation(s, &wire, &rel, err);
+        if (rc == 0) rc = tb_pgsrc_announce(s, rel, emit, err);
         free(wire.cols);
         PQclear(res);
         if (rc < 0) goto fail;

@@ -29,6 +29,7 @@ typedef struct pg_rel {
     uint32_t relid;  /* relation OID */
     tb_table *table; /* current shape (owned); NULL if not replicated */
     bool wanted;     /* matches the configured tables */
+    bool announced;  /* table passed to emit->table since its last change */
 } pg_rel;
 
 /* A streamed (protocol 2) transaction spilled to local disk. */
@@ -92,8 +93,15 @@ int tb_pgsrc_values(tb_source *s, int n, tb_error *err);
 /* Shape of the relation the decoder just cached (or a snapshot table):
  * builds a tb_table from the wire relation using the catalog for types,
  * nullability and keys. *out NULL when the relation is not replicated. */
-int tb_pgsrc_relation(tb_source *s, const tb_pgo_rel *wire, const tb_emit *emit,
-                      pg_rel **out, tb_error *err);
+int tb_pgsrc_relation(tb_source *s, const tb_pgo_rel *wire, pg_rel **out,
+                      tb_error *err);
+
+/* Announce rel's current shape to the core if not done yet. Shapes are
+ * announced when the first row needs them, not when the Relation message
+ * arrives: pgoutput also describes leaf partitions and relations of
+ * transactions that may still abort, which must not become target tables. */
+int tb_pgsrc_announce(tb_source *s, pg_rel *rel, const tb_emit *emit,
+                      tb_error *err);
 
 /* Find a wire relation by id, NULL if unknown. */
 pg_rel *tb_pgsrc_rel_find(tb_source *s, uint32_t relid);

@@ -137,6 +137,7 @@ static int emit_change(tb_source *s, const tb_emit *emit, const tb_pgo_msg *m,
 {
     pg_rel *rel = tb_pgsrc_rel_find(s, m->u.change.rel->id);
     if (!rel || !rel->wanted || !rel->table) return 0;
+    if (tb_pgsrc_announce(s, rel, emit, err) < 0) return -1;
     const tb_table *t = rel->table;
     if (tb_pgsrc_values(s, t->ncols, err) < 0) return -1;
     tb_change c;
@@ -170,6 +171,7 @@ static int emit_truncate(tb_source *s, const tb_emit *emit, const tb_pgo_msg *m,
     for (int i = 0; i < m->u.truncate.nrels; i++) {
         pg_rel *rel = tb_pgsrc_rel_find(s, m->u.truncate.rels[i]->id);
         if (!rel || !rel->wanted || !rel->table) continue;
+        if (tb_pgsrc_announce(s, rel, emit, err) < 0) return -1;
         tb_change c;
         memset(&c, 0, sizeof c);
         c.op = TB_OP_TRUNCATE;
@@ -363,7 +365,7 @@ static int handle_plain(tb_source *s, const tb_emit *emit, const tb_pgo_msg *m,
     case TB_PGO_COMMIT:
         return tx_commit(s, emit, m->u.commit.end_lsn, err);
     case TB_PGO_RELATION:
-        return tb_pgsrc_relation(s, m->u.relation.rel, emit, &rel, err);
+        return tb_pgsrc_relation(s, m->u.relation.rel, &rel, err);
     case TB_PGO_INSERT:
     case TB_PGO_UPDATE:
     case TB_PGO_DELETE:
@@ -435,7 +437,7 @@ static int handle_xlog(tb_source *s, const tb_emit *emit, const uint8_t *data,
              * rows that follow it use it when replayed. */
             pg_rel *rel;
             return m.type == TB_PGO_RELATION
-                       ? tb_pgsrc_relation(s, m.u.relation.rel, emit, &rel, err)
+                       ? tb_pgsrc_relation(s, m.u.relation.rel, &rel, err)
                        : 0;
         }
         return handle_plain(s, emit, &m, err);
