@@ -3,16 +3,20 @@
 
 #include <string.h>
 
+#include "../connectors/mysql/my_source.h"
+#include "../connectors/postgres/pg_sink.h"
 #include "../connectors/postgres/pg_source.h"
 
 /* Sources and sinks built into this binary. A config type missing here is
  * accepted by the config contract but refused at run time as not built. */
 static const tb_source_ops *const sources[] = {
     &tb_pg_source_ops,
+    &tb_mysql_source_ops,
     NULL,
 };
 
 static const tb_sink_ops *const sinks[] = {
+    &tb_pg_sink_ops,
     NULL,
 };
 
