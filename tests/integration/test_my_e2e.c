@@ -1,0 +1,510 @@
+/*
+ * test_my_e2e.c - MariaDB -> PostgreSQL through the tributary binary, against
+ * real servers (scripts/servers.sh provides TB_MY_* and TB_PG_*).
+ *
+ * Every scenario ends with the target equal to the source, compared value
+ * by value in a canonical text form built by the same-looking expression on
+ * each side (e.g. DATE_FORMAT(..., '%f') vs to_char(..., 'US')), so a value
+ * changed by the type mapping, lost, or applied twice shows.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <libpq-fe.h>
+#include <mysql.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "util/testutil.h"
+
+static char *dir;
+static char mydb[64], pgdb[64];
+static const char *pghost, *pgport, *myhost, *myport;
+static char *config_path;
+
+/* ---- MariaDB ---------------------------------------------------------- */
+
+static MYSQL *my_connect(void)
+{
+    MYSQL *m = mysql_init(NULL);
+    unsigned port = (unsigned)atoi(myport);
+    if (!mysql_real_connect(m, myhost, "root", NULL, NULL, port, NULL, 0)) {
+        print_error("mysql connect: %s\n", mysql_error(m));
+        fail();
+    }
+    mysql_query(m, "SET time_zone = '+00:00'");
+    mysql_set_character_set(m, "utf8mb4");
+    return m;
+}
+
+static void my(const char *fmt, ...)
+{
+    char q[16384];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(q, sizeof q, fmt, ap);
+    va_end(ap);
+    MYSQL *m = my_connect();
+    if (mysql_query(m, q) != 0) {
+        print_error("MariaDB: %s\n%s\n", mysql_error(m), q);
+        mysql_close(m);
+        fail();
+    }
+    MYSQL_RES *r = mysql_store_result(m);
+    if (r) mysql_free_result(r);
+    mysql_close(m);
+}
+
+/* Rows of a query as one text: fields joined by '|', rows by '\n'. */
+static char *my_rows(const char *q)
+{
+    MYSQL *m = my_connect();
+    if (mysql_query(m, q) != 0) {
+        print_error("MariaDB: %s\n%s\n", mysql_error(m), q);
+        fail();
+    }
+    MYSQL_RES *r = mysql_store_result(m);
+    size_t cap = 1024, len = 0;
+    char *out = calloc(1, cap);
+    MYSQL_ROW row;
+    unsigned nf = mysql_num_fields(r);
+    while ((row = mysql_fetch_row(r))) {
+        unsigned long *lens = mysql_fetch_lengths(r);
+        for (unsigned i = 0; i < nf; i++) {
+            /* '' marks an empty value so fields never run together. */
+            const char *v = !row[i] ? "NULL" : lens[i] ? row[i] : "''";
+            size_t n = !row[i] ? 4 : lens[i] ? lens[i] : 2;
+            while (len + n + 3 > cap)
+                out = realloc(out, cap *= 2);
+            memcpy(out + len, v, n);
+            len += n;
+            out[len++] = i + 1 < nf ? '|' : '\n';
+        }
+    }
+    out[len] = '\0';
+    mysql_free_result(r);
+    mysql_close(m);
+    return out;
+}
+
+/* ---- PostgreSQL --------------------------------------------------------- */
+
+static PGconn *pg_connect(const char *db)
+{
+    char ci[512];
+    snprintf(ci, sizeof ci, "host=%s port=%s user=postgres dbname=%s", pghost,
+             pgport, db);
+    PGconn *c = PQconnectdb(ci);
+    if (PQstatus(c) != CONNECTION_OK) {
+        print_error("pg connect: %s\n", PQerrorMessage(c));
+        fail();
+    }
+    PQexec(c, "SET TimeZone = 'UTC'");
+    return c;
+}
+
+static void pg(const char *db, const char *q)
+{
+    PGconn *c = pg_connect(db);
+    PGresult *r = PQexec(c, q);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK &&
+        PQresultStatus(r) != PGRES_TUPLES_OK) {
+        print_error("PostgreSQL: %s\n%s\n", PQerrorMessage(c), q);
+        fail();
+    }
+    PQclear(r);
+    PQfinish(c);
+}
+
+static char *pg_rows(const char *q)
+{
+    PGconn *c = pg_connect(pgdb);
+    PGresult *r = PQexec(c, q);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        print_error("PostgreSQL: %s\n%s\n", PQerrorMessage(c), q);
+        fail();
+    }
+    size_t cap = 1024, len = 0;
+    char *out = calloc(1, cap);
+    int nf = PQnfields(r);
+    for (int i = 0; i < PQntuples(r); i++) {
+        for (int f = 0; f < nf; f++) {
+            const char *v = PQgetisnull(r, i, f)   ? "NULL"
+                            : *PQgetvalue(r, i, f) ? PQgetvalue(r, i, f)
+                                                   : "''";
+            size_t n = strlen(v);
+            while (len + n + 3 > cap)
+                out = realloc(out, cap *= 2);
+            memcpy(out + len, v, n);
+            len += n;
+            out[len++] = f + 1 < nf ? '|' : '\n';
+        }
+    }
+    out[len] = '\0';
+    PQclear(r);
+    PQfinish(c);
+    return out;
+}
+
+/* ---- the table with every type ----------------------------------------- */
+
+/* One column: its MariaDB declaration, and the expressions that print its
+ * value canonically on each side (%s is the column name). */
+typedef struct colspec {
+    const char *name;
+    const char *decl;
+    const char *my_expr;
+    const char *pg_expr;
+} colspec;
+
+static const colspec cols[] = {
+    {"ti", "TINYINT", "%s", "%s"},
+    {"tu", "TINYINT UNSIGNED", "%s", "%s"},
+    {"si", "SMALLINT", "%s", "%s"},
+    {"su", "SMALLINT UNSIGNED", "%s", "%s"},
+    {"mi", "MEDIUMINT", "%s", "%s"},
+    {"mu", "MEDIUMINT UNSIGNED", "%s", "%s"},
+    {"i", "INT", "%s", "%s"},
+    {"iu", "INT UNSIGNED", "%s", "%s"},
+    {"bi", "BIGINT", "%s", "%s"},
+    {"bu", "BIGINT UNSIGNED", "%s", "%s"},
+    {"d65", "DECIMAL(65,30)", "%s", "%s"},
+    {"d2", "DECIMAL(10,2)", "%s", "%s"},
+    {"f", "FLOAT", "%s", "%s"},
+    {"dbl", "DOUBLE", "%s", "replace(%s::text, 'e+', 'e')"},
+    {"b1", "BIT(1)", "BIN(%s)", "%s::text"},
+    {"b64", "BIT(64)", "LPAD(BIN(%s), 64, '0')", "%s::text"},
+    {"e", "ENUM('small','medium','large')", "%s", "%s"},
+    {"st", "SET('x','y','z')", "%s", "array_to_string(%s, ',')"},
+    {"vc", "VARCHAR(100) CHARACTER SET utf8mb4", "%s", "%s"},
+    {"lat", "VARCHAR(50) CHARACTER SET latin1", "%s", "%s"},
+    {"tx", "TEXT", "%s", "%s"},
+    {"vb", "VARBINARY(16)", "HEX(%s)", "upper(encode(%s, 'hex'))"},
+    {"bl", "BLOB", "HEX(%s)", "upper(encode(%s, 'hex'))"},
+    {"dt", "DATE", "%s", "%s::text"},
+    {"dtm", "DATETIME(6)", "DATE_FORMAT(%s, '%%Y-%%m-%%d %%H:%%i:%%s.%%f')",
+     "to_char(%s, 'YYYY-MM-DD HH24:MI:SS.US')"},
+    {"dt0", "DATETIME", "DATE_FORMAT(%s, '%%Y-%%m-%%d %%H:%%i:%%s')",
+     "to_char(%s, 'YYYY-MM-DD HH24:MI:SS')"},
+    {"ts3", "TIMESTAMP(3) NULL",
+     "DATE_FORMAT(%s, '%%Y-%%m-%%d %%H:%%i:%%s.%%f')",
+     "to_char(%s AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')"},
+    {"tm", "TIME(6)", "CAST(TIME_TO_SEC(%s) * 1000000 AS SIGNED)",
+     "(extract(epoch FROM %s) * 1000000)::bigint"},
+    {"yr", "YEAR", "%s", "%s"},
+    {"js", "JSON", "JSON_EXTRACT(%s, '$.k')", "(%s::jsonb -> 'k')::text"},
+};
+#define NCOLS (sizeof cols / sizeof cols[0])
+
+static const char *const rows[] = {
+    /* minimums */
+    "(1, -128, 0, -32768, 0, -8388608, 0, -2147483648, 0, "
+    "-9223372036854775808, 0, "
+    "'-99999999999999999999999999999999999.999999999999999999999999999999', "
+    "-99999999.99, -1.5, -1.7976931348623157e308, b'0', b'0', 'small', '', "
+    "'', '', '', '', '', '1000-01-01', '1000-01-01 00:00:00.000000', "
+    "'1000-01-01 00:00:00', '1970-01-01 00:00:01.000', '-838:59:59.000000', "
+    "1901, '{\"k\": -1}')",
+    /* maximums */
+    "(2, 127, 255, 32767, 65535, 8388607, 16777215, 2147483647, 4294967295, "
+    "9223372036854775807, 18446744073709551615, "
+    "'99999999999999999999999999999999999.999999999999999999999999999999', "
+    "99999999.99, 3.25, 1.7976931348623157e308, b'1', "
+    "b'1111111111111111111111111111111111111111111111111111111111111111', "
+    "'large', 'x,y,z', 'emoji 😀 and ünïcødé', 'accents: àéîõü ç', "
+    "REPEAT('long text ', 500), X'00FF00FF00', X'000102FEFF00', "
+    "'9999-12-31', '9999-12-31 23:59:59.999999', '9999-12-31 23:59:59', "
+    "'2038-01-19 03:14:07.999', '838:59:59.000000', 2155, "
+    "'{\"k\": [1, \"two\", null]}')",
+    /* fractional seconds and ordinary values */
+    "(3, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, '0.000000000000000000000000000001', "
+    "0.01, 0, 0, b'0', b'101', 'medium', 'y', 'tab\there', 'x', 'x', "
+    "X'', X'00', '2024-02-29', '2024-02-29 12:34:56.5', '2024-02-29 12:34:56', "
+    "'2024-02-29 12:34:56.123', '-00:00:00.000001', 2000, '{\"k\": \"v\"}')",
+};
+
+static char *expr_list(bool mysql)
+{
+    size_t cap = 8192, len = 0;
+    char *out = calloc(1, cap);
+    len += (size_t)snprintf(out, cap, "id");
+    for (size_t i = 0; i < NCOLS; i++) {
+        char one[256];
+        snprintf(one, sizeof one, mysql ? cols[i].my_expr : cols[i].pg_expr,
+                 cols[i].name);
+        len += (size_t)snprintf(out + len, cap - len, ", %s", one);
+    }
+    return out;
+}
+
+/* Print each differing value: row id, column, both sides. */
+static void show_differences(const char *a, const char *b)
+{
+    char *x = strdup(a), *y = strdup(b);
+    char *sx = NULL, *sy = NULL;
+    char *lx = strtok_r(x, "\n", &sx), *ly = strtok_r(y, "\n", &sy);
+    while (lx || ly) {
+        if (!lx || !ly) {
+            print_error("row count differs at %s\n", lx ? lx : ly);
+            break;
+        }
+        char *fx = NULL, *fy = NULL;
+        char *vx = strtok_r(lx, "|", &fx), *vy = strtok_r(ly, "|", &fy);
+        const char *id = vx;
+        for (size_t c = 0; vx && vy; c++) {
+            if (strcmp(vx, vy) != 0)
+                print_error("id %s column %s: MariaDB [%.60s] PostgreSQL "
+                            "[%.60s]\n",
+                            id, c == 0 ? "id" : cols[c - 1].name, vx, vy);
+            vx = strtok_r(NULL, "|", &fx);
+            vy = strtok_r(NULL, "|", &fy);
+        }
+        lx = strtok_r(NULL, "\n", &sx);
+        ly = strtok_r(NULL, "\n", &sy);
+    }
+    free(x);
+    free(y);
+}
+
+static void assert_alltypes_equal(void)
+{
+    char *me = expr_list(true), *pe = expr_list(false);
+    char q[8192];
+    snprintf(q, sizeof q, "SELECT %s FROM %s.alltypes ORDER BY id", me, mydb);
+    char *a = my_rows(q);
+    snprintf(q, sizeof q, "SELECT %s FROM m.alltypes ORDER BY id", pe);
+    char *b = pg_rows(q);
+    if (strcmp(a, b) != 0) show_differences(a, b);
+    assert_true(strcmp(a, b) == 0);
+    free(a);
+    free(b);
+    free(me);
+    free(pe);
+}
+
+/* A simple table compared as id|v rows. */
+static void assert_simple_equal(const char *table)
+{
+    char q[512];
+    snprintf(q, sizeof q, "SELECT id, v FROM %s.%s ORDER BY id", mydb, table);
+    char *a = my_rows(q);
+    snprintf(q, sizeof q, "SELECT id, v FROM m.%s ORDER BY id", table);
+    char *b = pg_rows(q);
+    if (strcmp(a, b) != 0)
+        print_error("%s differs\nMariaDB: %.300s\nPostgreSQL: %.300s\n", table,
+                    a, b);
+    assert_string_equal(a, b);
+    free(a);
+    free(b);
+}
+
+static void write_config(const char *name, const char *tables)
+{
+    char text[2048];
+    snprintf(text, sizeof text,
+             "{\"name\": \"%s_%d\",\n"
+             " \"source\": {\"type\": \"mysql\", \"dsn\": "
+             "\"mysql://root@%s:%s/\", \"server_id\": %d, \"tables\": [%s]},\n"
+             " \"target\": {\"type\": \"postgres\", \"dsn\": \"host=%s port=%s "
+             "user=postgres dbname=%s\", \"schema\": \"m\"},\n"
+             " \"registry\": {\"path\": \"registry-%s\"},\n"
+             " \"batch\": {\"max_rows\": 5000}\n}\n",
+             name, (int)getpid(), myhost, myport, 1000 + (int)(getpid() % 1000),
+             tables, pghost, pgport, pgdb, name);
+    free(config_path);
+    config_path = tu_write_file(dir, "my.json", text);
+}
+
+static tu_run run_once(const char *crash_at)
+{
+    if (crash_at)
+        setenv("TB_CRASH_AT", crash_at, 1);
+    else
+        unsetenv("TB_CRASH_AT");
+    tu_run r = tu_exec((char *const[]){(char *)tu_bin(), "run", "--once", "-c",
+                                       config_path, NULL});
+    unsetenv("TB_CRASH_AT");
+    return r;
+}
+
+static void run_ok(void)
+{
+    tu_run r = run_once(NULL);
+    if (r.status != 0 || getenv("TB_TEST_VERBOSE"))
+        print_error("tributary exit %d:\n%s\n", r.status, r.err);
+    assert_int_equal(r.status, 0);
+    tu_run_free(&r);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    pghost = getenv("TB_PG_HOST");
+    pgport = getenv("TB_PG_PORT");
+    myhost = getenv("TB_MY_HOST");
+    myport = getenv("TB_MY_PORT");
+    if (!pghost || !pgport || !myhost || !myport) {
+        fprintf(stderr, "TB_PG_* / TB_MY_* are not set: run the tests through "
+                        "scripts/servers.sh run\n");
+        return -1;
+    }
+    dir = tu_tempdir();
+    snprintf(mydb, sizeof mydb, "my_src_%d", (int)getpid());
+    snprintf(pgdb, sizeof pgdb, "my_dw_%d", (int)getpid());
+    my("CREATE DATABASE %s CHARACTER SET utf8mb4", mydb);
+    char q[256];
+    snprintf(q, sizeof q, "CREATE DATABASE %s", pgdb);
+    pg("postgres", q);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    my("DROP DATABASE IF EXISTS %s", mydb);
+    char q[256];
+    snprintf(q, sizeof q, "DROP DATABASE IF EXISTS %s WITH (FORCE)", pgdb);
+    pg("postgres", q);
+    tu_rmtree(dir);
+    free(dir);
+    free(config_path);
+    return 0;
+}
+
+static void test_every_type_snapshot_and_stream(void **state)
+{
+    (void)state;
+    char ddl[4096];
+    size_t n = (size_t)snprintf(
+        ddl, sizeof ddl, "CREATE TABLE %s.alltypes (id INT PRIMARY KEY", mydb);
+    for (size_t i = 0; i < NCOLS; i++)
+        n += (size_t)snprintf(ddl + n, sizeof ddl - n, ", %s %s", cols[i].name,
+                              cols[i].decl);
+    snprintf(ddl + n, sizeof ddl - n, ")");
+    my("%s", ddl);
+    my("INSERT INTO %s.alltypes VALUES %s, %s", mydb, rows[0], rows[1]);
+    /* A row with NULL in every column. */
+    my("INSERT INTO %s.alltypes (id) VALUES (4)", mydb);
+    write_config("types", "\"my_src_*.alltypes\"");
+    run_ok();
+    assert_alltypes_equal();
+    /* The same values again through the binlog. */
+    my("INSERT INTO %s.alltypes VALUES %s", mydb, rows[2]);
+    my("INSERT INTO %s.alltypes SELECT id + 10, ti, tu, si, su, mi, mu, i, "
+       "iu, bi, bu, d65, d2, f, dbl, b1, b64, e, st, vc, lat, tx, vb, bl, dt, "
+       "dtm, dt0, ts3, tm, yr, js FROM %s.alltypes WHERE id <= 4",
+       mydb, mydb);
+    my("UPDATE %s.alltypes SET vc = CONCAT(vc, '!'), d2 = -d2, tm = "
+       "'-12:00:00.5' WHERE id IN (1, 12)",
+       mydb);
+    my("DELETE FROM %s.alltypes WHERE id = 13", mydb);
+    run_ok();
+    assert_alltypes_equal();
+}
+
+static void test_changes_rollback_multitable(void **state)
+{
+    (void)state;
+    my("CREATE TABLE %s.acct (id INT PRIMARY KEY, v VARCHAR(40))", mydb);
+    my("CREATE TABLE %s.audit (id INT PRIMARY KEY, v VARCHAR(40))", mydb);
+    write_config("chg", "\"my_src_*.acct\", \"my_src_*.audit\"");
+    run_ok();
+    my("INSERT INTO %s.acct VALUES (1,'a'),(2,'b'),(3,'c'),(4,'d')", mydb);
+    my("UPDATE %s.acct SET id = 40 WHERE id = 4", mydb);
+    my("UPDATE %s.acct SET v = 'bb' WHERE id = 2", mydb);
+    my("DELETE FROM %s.acct WHERE id = 3", mydb);
+    /* A rolled-back transaction leaves no trace. */
+    MYSQL *m = my_connect();
+    char q[256];
+    snprintf(q, sizeof q, "INSERT INTO %s.acct VALUES (99, 'ghost')", mydb);
+    assert_int_equal(mysql_query(m, "START TRANSACTION"), 0);
+    assert_int_equal(mysql_query(m, q), 0);
+    assert_int_equal(mysql_query(m, "ROLLBACK"), 0);
+    /* A two-table transaction. */
+    assert_int_equal(mysql_query(m, "START TRANSACTION"), 0);
+    snprintf(q, sizeof q, "INSERT INTO %s.acct VALUES (5, 'both')", mydb);
+    assert_int_equal(mysql_query(m, q), 0);
+    snprintf(q, sizeof q, "INSERT INTO %s.audit VALUES (5, 'both')", mydb);
+    assert_int_equal(mysql_query(m, q), 0);
+    assert_int_equal(mysql_query(m, "COMMIT"), 0);
+    mysql_close(m);
+    run_ok();
+    assert_simple_equal("acct");
+    assert_simple_equal("audit");
+    char *ghost = pg_rows("SELECT count(*) FROM m.acct WHERE id = 99");
+    assert_string_equal(ghost, "0\n");
+    free(ghost);
+}
+
+static void test_add_drop_column(void **state)
+{
+    (void)state;
+    my("CREATE TABLE %s.evolve (id INT PRIMARY KEY, v VARCHAR(20), old INT)",
+       mydb);
+    write_config("evo", "\"my_src_*.evolve\"");
+    run_ok();
+    my("INSERT INTO %s.evolve VALUES (1, 'one', 1)", mydb);
+    my("ALTER TABLE %s.evolve ADD COLUMN extra DECIMAL(8,2)", mydb);
+    my("INSERT INTO %s.evolve VALUES (2, 'two', 2, 2.5)", mydb);
+    my("ALTER TABLE %s.evolve DROP COLUMN old", mydb);
+    my("INSERT INTO %s.evolve VALUES (3, 'three', 3.5)", mydb);
+    run_ok();
+    assert_simple_equal("evolve");
+    char *x =
+        pg_rows("SELECT id, coalesce(old::text, 'NULL'), "
+                "coalesce(extra::text, 'NULL') FROM m.evolve ORDER BY id");
+    assert_string_equal(x, "1|1|NULL\n2|2|2.50\n3|NULL|3.50\n");
+    free(x);
+}
+
+static void test_big_tx_crash_and_memory(void **state)
+{
+    (void)state;
+    my("CREATE TABLE %s.big (id INT PRIMARY KEY, v VARCHAR(64))", mydb);
+    write_config("big", "\"my_src_*.big\"");
+    run_ok();
+    my("INSERT INTO %s.big SELECT seq, MD5(seq) FROM %s.seq_1_to_200000", mydb,
+       mydb);
+    struct rusage before;
+    getrusage(RUSAGE_CHILDREN, &before);
+    run_ok();
+    struct rusage after;
+    getrusage(RUSAGE_CHILDREN, &after);
+    fprintf(stderr, "peak RSS through a 200,000-row transaction: %ld KiB\n",
+            after.ru_maxrss);
+    assert_true(after.ru_maxrss < 64 * 1024);
+    assert_simple_equal("big");
+    static const char *const points[] = {"mid_batch:3000", "before_commit:2",
+                                         "after_commit:2"};
+    for (size_t i = 0; i < sizeof points / sizeof points[0]; i++) {
+        for (int t = 0; t < 10; t++)
+            my("INSERT INTO %s.big SELECT 1000000 * %zu + 1000 * %d + seq, "
+               "'r' FROM %s.seq_1_to_600",
+               mydb, i + 1, t, mydb);
+        my("UPDATE %s.big SET v = 'round %zu' WHERE id %% 97 = 0", mydb, i);
+        tu_run r = run_once(points[i]);
+        assert_int_equal(r.status, 128 + SIGKILL);
+        tu_run_free(&r);
+        run_ok();
+        assert_simple_equal("big");
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_type_snapshot_and_stream),
+        cmocka_unit_test(test_changes_rollback_multitable),
+        cmocka_unit_test(test_add_drop_column),
+        cmocka_unit_test(test_big_tx_crash_and_memory),
+    };
+    return cmocka_run_group_tests_name("my_e2e", tests, setup, teardown);
+}
