@@ -470,6 +470,8 @@ static void test_preflight(void **state)
     cfg_init(&b, DB ".*", "initial", "null");
     snprintf(none.text, sizeof none.text, "file=binlog.999999;pos=4");
     assert_int_equal(tb_mysql_source_ops.open(&b.cfg, &none, &s, &err), -1);
+    if (!strstr(err.msg, "_tributary_state"))
+        print_error("unexpected error: %s\n", err.msg);
     assert_non_null(strstr(err.msg, "_tributary_state"));
 }
 

@@ -425,7 +425,8 @@ static void test_memory_big_transaction(void **state)
     long kib = after.ru_maxrss;
     fprintf(stderr, "peak RSS through a 1,000,000-row transaction: %ld KiB\n",
             kib);
-    assert_true(kib < 64 * 1024);
+    /* Under ASan (quarantine, shadow memory) RSS says nothing about us. */
+    if (!getenv("TB_SANITIZED")) assert_true(kib < 64 * 1024);
     assert_same("public.mem", "mirror.mem");
 }
 
