@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pg_conn.h"
 #include "pg_sql.h"
 #include "pg_types.h"
 #include "tb_arena.h"
@@ -1381,7 +1382,7 @@ static int op_commit(tb_sink *s, const tb_position *pos, tb_error *err)
 {
     static const char upsert_fmt[] =
         "INSERT INTO %s (pipeline, position, updated_at, commits) "
-        "VALUES ($1, $2, now(), 1) ON CONFLICT (pipeline) DO UPDATE SET "
+        "VALUES ($1, $2, clock_timestamp(), 1) ON CONFLICT (pipeline) DO UPDATE SET "
         "position = EXCLUDED.position, updated_at = EXCLUDED.updated_at, "
         "commits = %s.commits + 1";
     PGresult *res = NULL;
@@ -1596,6 +1597,73 @@ fail:
     return -1;
 }
 
+/* `tributary status`: the committed position, read-only (creates nothing). */
+static int op_committed(const tb_config *cfg, tb_position *pos, json_t *info,
+                        tb_error *err)
+{
+    pos->text[0] = '\0';
+    PGconn *c = tb_pgconn_open(cfg->target.dsn, cfg->target.password, false,
+                               "target", err);
+    if (!c) return -1;
+    tb_buf q = TB_BUF_INIT;
+    int rc = -1;
+    if (tb_buf_puts(&q, "SELECT to_regclass(") < 0) goto oom;
+    tb_buf state = TB_BUF_INIT;
+    if (tb_pgsql_qualified(&state, cfg->target.schema, "_tributary_state") <
+            0 ||
+        tb_pgsql_literal(&q, (const char *)state.data) < 0 ||
+        tb_buf_puts(&q, ") IS NOT NULL") < 0) {
+        tb_buf_free(&state);
+        goto oom;
+    }
+    PGresult *r =
+        tb_pgconn_query(c, (const char *)q.data, "looking up the state table",
+                        TB_ERR_TARGET, err);
+    if (!r) {
+        tb_buf_free(&state);
+        goto out;
+    }
+    bool have = PQgetvalue(r, 0, 0)[0] == 't';
+    PQclear(r);
+    if (!have) {
+        tb_buf_free(&state);
+        rc = 0;
+        goto out;
+    }
+    tb_buf_reset(&q);
+    if (tb_buf_printf(&q,
+                      "SELECT position, updated_at, commits, "
+                      "extract(epoch FROM now() - updated_at) FROM %s "
+                      "WHERE pipeline = ",
+                      (const char *)state.data) < 0 ||
+        tb_pgsql_literal(&q, cfg->name) < 0) {
+        tb_buf_free(&state);
+        goto oom;
+    }
+    tb_buf_free(&state);
+    r = tb_pgconn_query(c, (const char *)q.data,
+                        "reading the committed position", TB_ERR_TARGET, err);
+    if (!r) goto out;
+    if (PQntuples(r) == 1) {
+        snprintf(pos->text, sizeof pos->text, "%s", PQgetvalue(r, 0, 0));
+        json_object_set_new(info, "committed_at",
+                            json_string(PQgetvalue(r, 0, 1)));
+        json_object_set_new(info, "target_commits",
+                            json_integer(atoll(PQgetvalue(r, 0, 2))));
+        json_object_set_new(info, "seconds_since_commit",
+                            json_real(atof(PQgetvalue(r, 0, 3))));
+    }
+    PQclear(r);
+    rc = 0;
+    goto out;
+oom:
+    tb_error_set(err, TB_ERR_NOMEM, "out of memory");
+out:
+    tb_buf_free(&q);
+    PQfinish(c);
+    return rc;
+}
+
 const tb_sink_ops tb_pg_sink_ops = {
     .abi = TB_SINK_ABI,
     .type = "postgres",
@@ -1606,4 +1674,5 @@ const tb_sink_ops tb_pg_sink_ops = {
     .commit = op_commit,
     .abort = op_abort,
     .close = op_close,
+    .committed = op_committed,
 };

@@ -574,13 +574,20 @@ static int pg_status(const tb_config *cfg, const tb_position *committed,
         json_object_set_new(out, "slot_wal_status",
                             json_string(PQgetvalue(r, 0, 7)));
     }
-    uint64_t now_lsn = 0, done = 0;
+    /* Lag is measured from what the target holds: the committed position,
+     * or the slot's confirmed position when an idle agent has moved it on
+     * past WAL that carried nothing for this pipeline. */
+    uint64_t now_lsn = 0, done = 0, confirmed = 0;
     tb_error e;
+    if (exists && !PQgetisnull(r, 0, 4))
+        tb_pgwire_lsn_parse(PQgetvalue(r, 0, 4), &confirmed, &e);
     if (tb_pgwire_lsn_parse(cur, &now_lsn, &e) == 0 && committed->text[0] &&
-        tb_pgwire_lsn_parse(committed->text, &done, &e) == 0)
+        tb_pgwire_lsn_parse(committed->text, &done, &e) == 0) {
+        if (confirmed > done) done = confirmed;
         json_object_set_new(
             out, "lag_bytes",
             json_integer(now_lsn > done ? (json_int_t)(now_lsn - done) : 0));
+    }
     PQclear(r);
     PQfinish(c);
     return 0;

@@ -120,6 +120,15 @@ static int convert_tuple(tb_source *s, const tb_table *t,
     return 0;
 }
 
+/* In a key-only old tuple ('K') pgoutput sends the other columns as nulls:
+ * they were not sent, which is not the same as NULL. */
+static void mark_key_only(const tb_table *t, tb_value *before)
+{
+    for (int i = 0; i < t->ncols; i++)
+        if (!t->cols[i].key && before[i].state == TB_VALUE_NULL)
+            before[i].state = TB_VALUE_UNCHANGED;
+}
+
 static void fill_source(const tb_source *s, tb_change *c)
 {
     c->source.connector = "postgresql";
@@ -155,11 +164,13 @@ static int emit_change(tb_source *s, const tb_emit *emit, const tb_pgo_msg *m,
         c.after = s->after;
         if (m->u.change.old_kind) {
             if (convert_tuple(s, t, oldt, s->before, err) < 0) return -1;
+            if (m->u.change.old_kind == 'K') mark_key_only(t, s->before);
             c.before = s->before;
         }
     } else {
         c.op = TB_OP_DELETE;
         if (convert_tuple(s, t, oldt, s->before, err) < 0) return -1;
+        if (m->u.change.old_kind == 'K') mark_key_only(t, s->before);
         c.before = s->before;
     }
     return emit->change(emit->ctx, &c, err);

@@ -273,7 +273,9 @@ static void test_toast_unchanged(void **state)
 static void test_pk_update_delete_truncate_rollback(void **state)
 {
     (void)state;
-    sql(srcdb, "CREATE TABLE public.acct (id int PRIMARY KEY, v text)");
+    /* NOT NULL columns: a key-only old tuple must not read as NULLs. */
+    sql(srcdb, "CREATE TABLE public.acct (id int PRIMARY KEY, v text NOT "
+               "NULL, n numeric(8,2) NOT NULL DEFAULT 1)");
     sql(srcdb, "CREATE TABLE public.log (id int PRIMARY KEY, v text)");
     write_config("acct", "\"public.acct\", \"public.log\"");
     run_ok();
