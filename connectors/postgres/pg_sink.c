@@ -1382,7 +1382,8 @@ static int op_commit(tb_sink *s, const tb_position *pos, tb_error *err)
 {
     static const char upsert_fmt[] =
         "INSERT INTO %s (pipeline, position, updated_at, commits) "
-        "VALUES ($1, $2, clock_timestamp(), 1) ON CONFLICT (pipeline) DO UPDATE SET "
+        "VALUES ($1, $2, clock_timestamp(), 1) ON CONFLICT (pipeline) DO "
+        "UPDATE SET "
         "position = EXCLUDED.position, updated_at = EXCLUDED.updated_at, "
         "commits = %s.commits + 1";
     PGresult *res = NULL;
