@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -323,6 +324,128 @@ nomem:
     return NULL;
 }
 
+/* ---- MariaDB JSON columns ------------------------------------------------
+ */
+
+static const char *skip_spaces(const char *p)
+{
+    while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+        p++;
+    return p;
+}
+
+bool tb_mysrc_json_check_column(const char *clause, char *out, size_t cap)
+{
+    const char *p = skip_spaces(clause);
+    size_t k = 0;
+    if (!cap || strncasecmp(p, "json_valid", 10) != 0) return false;
+    p = skip_spaces(p + 10);
+    if (*p++ != '(') return false;
+    p = skip_spaces(p);
+    if (*p++ != '`') return false;
+    for (;;) {
+        if (!*p) return false;
+        if (*p == '`') {
+            if (p[1] != '`') break;
+            p++; /* `` stands for one backquote */
+        }
+        if (k + 1 >= cap) return false;
+        out[k++] = *p++;
+    }
+    p = skip_spaces(p + 1);
+    if (*p++ != ')' || *skip_spaces(p) || k == 0) return false;
+    out[k] = '\0';
+    return true;
+}
+
+static void json_forget(my_table *tab)
+{
+    for (int i = 0; i < tab->njson; i++)
+        free(tab->json[i]);
+    free(tab->json);
+    tab->json = NULL;
+    tab->njson = 0;
+    tab->json_known = false;
+}
+
+int tb_mysrc_json_load(tb_source *s, my_table *tab, tb_error *err)
+{
+    tb_buf q = TB_BUF_INIT;
+    MYSQL_RES *r = NULL;
+    int rc = -1;
+    json_forget(tab);
+    if (tb_buf_puts(&q, "SELECT CHECK_CLAUSE FROM "
+                        "information_schema.CHECK_CONSTRAINTS WHERE "
+                        "CONSTRAINT_SCHEMA = ") < 0 ||
+        tb_mysrc_quote_literal(s->sql, &q, tab->db) < 0 ||
+        tb_buf_puts(&q, " AND TABLE_NAME = ") < 0 ||
+        tb_mysrc_quote_literal(s->sql, &q, tab->name) < 0) {
+        tb_error_set(err, TB_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    if (mysql_query(s->sql, (const char *)q.data) != 0) {
+        unsigned e = mysql_errno(s->sql);
+        /* ER_UNKNOWN_TABLE (1109): a server without CHECK constraints has
+         * no MariaDB JSON columns either. */
+        if (e == 1109) {
+            tab->json_known = true;
+            rc = 0;
+            goto fail;
+        }
+        sql_error(s->sql, "reading JSON check constraints", err);
+        goto fail;
+    }
+    r = mysql_store_result(s->sql);
+    if (!r) {
+        sql_error(s->sql, "reading JSON check constraints", err);
+        goto fail;
+    }
+    MYSQL_ROW row;
+    char col[256];
+    while ((row = mysql_fetch_row(r))) {
+        if (!row[0] || !tb_mysrc_json_check_column(row[0], col, sizeof col))
+            continue;
+        char **n = realloc(tab->json, (size_t)(tab->njson + 1) * sizeof *n);
+        if (!n) {
+            tb_error_set(err, TB_ERR_NOMEM, "out of memory");
+            goto fail;
+        }
+        tab->json = n;
+        if (!(tab->json[tab->njson] = strdup(col))) {
+            tb_error_set(err, TB_ERR_NOMEM, "out of memory");
+            goto fail;
+        }
+        tab->njson++;
+    }
+    tab->json_known = true;
+    rc = 0;
+fail:
+    mysql_free_result(r);
+    tb_buf_free(&q);
+    return rc;
+}
+
+bool tb_mysrc_is_json(const my_table *tab, const char *col)
+{
+    for (int i = 0; i < tab->njson; i++)
+        if (strcmp(tab->json[i], col) == 0) return true;
+    return false;
+}
+
+/* A MariaDB JSON column is a non-binary LONGTEXT with the json_valid check:
+ * map it as the JSON type (kind JSON, "json", jsonb). Both shape builders
+ * go through here so the snapshot's and the binlog's shapes stay equal. */
+static int map_json(const my_table *tab, const char *cname, uint32_t charset,
+                    tb_column *col, tb_mytype_names *names, tb_error *err)
+{
+    if (col->kind != TB_KIND_STRING || col->type_id != TB_MYSQL_TYPE_BLOB ||
+        charset == TB_MYSQL_COLLATION_BINARY || !tb_mysrc_is_json(tab, cname))
+        return 0;
+    memset(col, 0, sizeof *col);
+    return tb_mytype_map(TB_MYSQL_TYPE_JSON, 4, false, charset, NULL, col,
+                         names, err);
+}
+
 /* One column as information_schema describes it, turned into the type byte
  * and metadata the binlog would carry, so both paths map alike. */
 static int catalog_type(const char *data_type, const char *column_type,
@@ -406,8 +529,10 @@ int tb_mysrc_shape_from_catalog(tb_source *s, const char *db, const char *name,
     MYSQL_RES *r = NULL;
     tb_table *t = NULL;
     uint32_t *cs = NULL;
+    my_table *tab = tb_mysrc_table(s, db, name, err);
     *out = NULL;
     *charsets = NULL;
+    if (!tab || tb_mysrc_json_load(s, tab, err) < 0) goto fail;
     tb_buf_puts(&q, "SELECT c.COLUMN_NAME, c.DATA_TYPE, c.COLUMN_TYPE, "
                     "c.IS_NULLABLE, c.COLUMN_KEY, "
                     "COALESCE(c.NUMERIC_PRECISION, 0), "
@@ -458,7 +583,8 @@ int tb_mysrc_shape_from_catalog(tb_source *s, const char *db, const char *name,
         tb_mytype_names names;
         memset(&col, 0, sizeof col);
         if (tb_mytype_map(type, meta, false, charset, ctype, &col, &names,
-                          err) < 0) {
+                          err) < 0 ||
+            map_json(tab, cname, charset, &col, &names, err) < 0) {
             tb_error_prefix(err, "%s.%s column %s", db, name, cname);
             goto fail;
         }
@@ -489,11 +615,19 @@ fail:
 int tb_mysrc_shape_from_map(tb_source *s, const tb_binlog_table_map *tm,
                             tb_table **out, uint32_t **charsets, tb_error *err)
 {
-    (void)s;
-    tb_table *t = tb_table_new(tm->db, tm->db, tm->table, (int)tm->ncols);
-    uint32_t *cs = calloc(tm->ncols ? tm->ncols : 1, sizeof *cs);
+    tb_table *t = NULL;
+    uint32_t *cs = NULL;
     *out = NULL;
     *charsets = NULL;
+    /* The JSON columns are read at open and again after DDL, not per map:
+     * a map is re-sent for every table id, and the catalog shows today's
+     * columns, not those of the event being read. */
+    my_table *tab = tb_mysrc_table(s, tm->db, tm->table, err);
+    if (!tab) goto fail;
+    if ((!tab->json_known || tab->stale) && tb_mysrc_json_load(s, tab, err) < 0)
+        goto fail;
+    t = tb_table_new(tm->db, tm->db, tm->table, (int)tm->ncols);
+    cs = calloc(tm->ncols ? tm->ncols : 1, sizeof *cs);
     if (!t || !cs) {
         tb_error_set(err, TB_ERR_NOMEM, "out of memory");
         goto fail;
@@ -514,7 +648,9 @@ int tb_mysrc_shape_from_map(tb_source *s, const tb_binlog_table_map *tm,
         tb_mytype_names names;
         memset(&col, 0, sizeof col);
         if (tb_mytype_map(type, meta, bc->is_unsigned, bc->charset, NULL, &col,
-                          &names, err) < 0) {
+                          &names, err) < 0 ||
+            (bc->name &&
+             map_json(tab, bc->name, bc->charset, &col, &names, err) < 0)) {
             tb_error_prefix(err, "%s.%s column %s", tm->db, tm->table,
                             bc->name ? bc->name : "?");
             goto fail;
@@ -780,6 +916,9 @@ static int resolve_tables(tb_source *s, tb_error *err)
                         full);
     }
     mysql_free_result(r);
+    /* JSON columns once the listing is read (one statement at a time). */
+    for (int i = 0; rc == 0 && i < s->ntables; i++)
+        rc = tb_mysrc_json_load(s, s->tables[i], err);
     for (int p = 0; rc == 0 && p < np; p++)
         if (!hit[p]) {
             rc = tb_error_set(err, TB_ERR_CONFIG,
@@ -974,6 +1113,7 @@ static void my_close(tb_source *s)
     for (int i = 0; i < s->ntables; i++) {
         tb_table_free(s->tables[i]->t);
         free(s->tables[i]->charsets);
+        json_forget(s->tables[i]);
         free(s->tables[i]->db);
         free(s->tables[i]->name);
         free(s->tables[i]);

@@ -104,6 +104,10 @@ typedef struct my_table {
     uint32_t *charsets; /* t->ncols collation ids (0 = unknown) */
     bool announced;     /* t was passed to emit->table */
     bool stale;         /* DDL seen: shape must be re-read */
+    char **json;        /* MariaDB JSON columns (LONGTEXT with CHECK
+                           (json_valid(`col`))), owned; NULL when none */
+    int njson;          /* entries in json */
+    bool json_known;    /* json was read from the catalog */
 } my_table;
 
 /* A cached TABLE_MAP by table id. */
@@ -189,6 +193,21 @@ my_table *tb_mysrc_table(tb_source *s, const char *db, const char *name,
 int tb_mysrc_shape_from_catalog(tb_source *s, const char *db, const char *name,
                                 tb_table **out, uint32_t **charsets,
                                 tb_error *err);
+
+/* If clause is exactly a MariaDB JSON check, "json_valid(`col`)" (as
+ * information_schema.CHECK_CONSTRAINTS.CHECK_CLAUSE prints it; spaces and
+ * letter case of the function name tolerated, `` inside the name
+ * unescaped), copy col into out (cap bytes) and return true. */
+bool tb_mysrc_json_check_column(const char *clause, char *out, size_t cap);
+
+/* (Re)read tab's JSON columns from information_schema.CHECK_CONSTRAINTS:
+ * MariaDB's JSON is a LONGTEXT the binlog and COLUMNS cannot tell from any
+ * other; its automatic CHECK (json_valid(`col`)) can. A server without that
+ * table (MySQL < 8.0.16) simply has none. 0 / -1. */
+int tb_mysrc_json_load(tb_source *s, my_table *tab, tb_error *err);
+
+/* Is column col of tab one of its JSON columns? */
+bool tb_mysrc_is_json(const my_table *tab, const char *col);
 
 /* Build a shape from a TABLE_MAP with full metadata. */
 int tb_mysrc_shape_from_map(tb_source *s, const tb_binlog_table_map *tm,

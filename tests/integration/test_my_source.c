@@ -303,6 +303,9 @@ static void test_snapshot_and_stream(void **state)
                     "f=NULL dbl=NULL b=NULL e=NULL st=NULL u8=NULL l1=NULL "
                     "bl=NULL vb=NULL dt=NULL dt0=NULL dt6=NULL ts3=NULL "
                     "tm=NULL y=NULL j=NULL c=NULL");
+    /* MariaDB JSON is json (kind JSON, target jsonb), not longtext */
+    assert_non_null(strstr(r.lines[find(&r, "table " DB ".types", 0)],
+                           " j:json:null c:char:null"));
     int tables_after_snapshot = count(&r, "table ");
 
     /* The same row through the binlog must read the same. */
@@ -513,6 +516,45 @@ static void test_big_transaction(void **state)
     rec_free(&r);
 }
 
+/* MariaDB JSON (a LONGTEXT with CHECK (json_valid(`col`))) is JSON with
+ * target jsonb in the snapshot's shape and the binlog's alike, also for a
+ * JSON column added by DDL; a plain LONGTEXT stays text. */
+static void test_json_columns(void **state)
+{
+    (void)state;
+    sql("DROP TABLE IF EXISTS " DB ".js");
+    sql("CREATE TABLE " DB ".js (id INT PRIMARY KEY, j JSON, "
+        "`odd ``col` JSON NOT NULL, t LONGTEXT, "
+        "c LONGTEXT CHECK (c <> ''))");
+    sql("INSERT INTO " DB ".js VALUES (1, '{\"a\": [1, 2.5, null]}', "
+        "'\"x\"', '{}', 'c')");
+    cfgbox b;
+    cfg_init(&b, DB ".js", "initial", "null");
+    tb_source *s = open_src(&b, NULL);
+    rec r = {0};
+    r.keep_changes = true;
+    drain(s, &r);
+    expect_line(&r, "table " DB ".js id:int:key j:json:null odd `col:json "
+                    "t:longtext:null c:longtext:null");
+    expect_line(&r, "r js after id=1 j='{\"a\": [1, 2.5, null]}' "
+                    "odd `col='\"x\"' t='{}' c='c'");
+    sql("INSERT INTO " DB ".js VALUES (2, '[true]', '1', 'x', 'y')");
+    drain(s, &r);
+    /* same shape through the binlog: no second announcement */
+    assert_int_equal(count(&r, "table " DB ".js"), 1);
+    expect_line(&r, "c js after id=2 j='[true]' odd `col='1' t='x' c='y'");
+    sql("ALTER TABLE " DB ".js ADD COLUMN k JSON");
+    sql("INSERT INTO " DB ".js (id, `odd ``col`, k) VALUES (3, '2', "
+        "'{\"k\": 1}')");
+    drain(s, &r);
+    expect_line(&r, "table " DB ".js id:int:key j:json:null odd `col:json "
+                    "t:longtext:null c:longtext:null k:json:null");
+    expect_line(&r, "c js after id=3 j=NULL odd `col='2' t=NULL c=NULL "
+                    "k='{\"k\": 1}'");
+    tb_mysql_source_ops.close(s);
+    rec_free(&r);
+}
+
 static int group_setup(void **state)
 {
     (void)state;
@@ -552,6 +594,7 @@ int main(void)
         cmocka_unit_test(test_ddl_truncate_resume),
         cmocka_unit_test(test_zero_dates),
         cmocka_unit_test(test_big_transaction),
+        cmocka_unit_test(test_json_columns),
     };
     const struct CMUnitTest none[] = {cmocka_unit_test(test_no_server)};
     if (!getenv("TB_MY_URI"))

@@ -448,6 +448,35 @@ static void test_positions(void **state)
     assert_int_equal(tb_mysrc_pos_parse("gtid=0-1", &a, &err), -1);
 }
 
+/* MariaDB's JSON check clause, as information_schema prints it, and what
+ * must not be taken for one. */
+static void test_json_check_clause(void **state)
+{
+    (void)state;
+    char col[16];
+    assert_true(tb_mysrc_json_check_column("json_valid(`j`)", col, sizeof col));
+    assert_string_equal(col, "j");
+    assert_true(
+        tb_mysrc_json_check_column("json_valid(`my col`)", col, sizeof col));
+    assert_string_equal(col, "my col");
+    assert_true(
+        tb_mysrc_json_check_column(" JSON_VALID ( `a``b` ) ", col, sizeof col));
+    assert_string_equal(col, "a`b");
+    /* other checks, or json_valid of an expression */
+    assert_false(tb_mysrc_json_check_column("`t` <> ''", col, sizeof col));
+    assert_false(tb_mysrc_json_check_column("json_valid(`a`) and `a` <> ''",
+                                            col, sizeof col));
+    assert_false(
+        tb_mysrc_json_check_column("json_valid(concat(`a`))", col, sizeof col));
+    assert_false(tb_mysrc_json_check_column("json_valid(``)", col, sizeof col));
+    assert_false(tb_mysrc_json_check_column("json_valid(`a`", col, sizeof col));
+    assert_false(tb_mysrc_json_check_column("json_valid(`a)", col, sizeof col));
+    assert_false(tb_mysrc_json_check_column("json_validx(`a`)", col, 16));
+    /* a name longer than the buffer is refused, not truncated */
+    assert_false(tb_mysrc_json_check_column("json_valid(`0123456789abcdef`)",
+                                            col, sizeof col));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -460,6 +489,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_zero_dates_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_text_values, setup, teardown),
         cmocka_unit_test(test_positions),
+        cmocka_unit_test(test_json_check_clause),
     };
     return cmocka_run_group_tests_name("my_rows", tests, NULL, NULL);
 }
