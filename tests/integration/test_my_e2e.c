@@ -107,7 +107,7 @@ static PGconn *pg_connect(const char *db)
         print_error("pg connect: %s\n", PQerrorMessage(c));
         fail();
     }
-    PQexec(c, "SET TimeZone = 'UTC'");
+    PQclear(PQexec(c, "SET TimeZone = 'UTC'"));
     return c;
 }
 
@@ -499,6 +499,72 @@ static void test_big_tx_crash_and_memory(void **state)
     }
 }
 
+/* MariaDB JSON (LONGTEXT + CHECK (json_valid)) lands as jsonb: the target
+ * column's type is jsonb, and every row equals the MariaDB text cast to
+ * jsonb on the PostgreSQL side, after the snapshot and after streaming. */
+static void assert_json_equal(void)
+{
+    char q[512];
+    snprintf(q, sizeof q,
+             "SELECT id, COALESCE(j, 'NULL') FROM %s.jdoc ORDER BY id", mydb);
+    char *rows = my_rows(q);
+    /* (id, '<text>'::jsonb) pairs, dollar-quoted: the documents hold
+     * quotes but no $ */
+    char *vals = malloc(strlen(rows) * 2 + 64), *o = vals;
+    int nrows = 0;
+    for (char *line = strtok(rows, "\n"); line; line = strtok(NULL, "\n")) {
+        char *bar = strchr(line, '|');
+        assert_non_null(bar);
+        *bar = '\0';
+        if (strcmp(bar + 1, "NULL") == 0)
+            o += sprintf(o, "%s(%s, NULL::jsonb)", nrows ? ", " : "", line);
+        else
+            o += sprintf(o, "%s(%s, $j$%s$j$::jsonb)", nrows ? ", " : "", line,
+                         bar + 1);
+        nrows++;
+    }
+    char *pq = malloc(strlen(vals) + 512);
+    sprintf(pq,
+            "SELECT count(*) FILTER (WHERE t.j IS NOT DISTINCT FROM v.j), "
+            "count(t.id), (SELECT count(*) FROM m.jdoc) FROM (VALUES %s) "
+            "v(id, j) LEFT JOIN m.jdoc t USING (id)",
+            vals);
+    char *got = pg_rows(pq);
+    char want[64];
+    snprintf(want, sizeof want, "%d|%d|%d\n", nrows, nrows, nrows);
+    if (strcmp(got, want) != 0) print_error("jdoc: %s", vals);
+    assert_string_equal(got, want);
+    free(got);
+    free(pq);
+    free(vals);
+    free(rows);
+    char *type = pg_rows("SELECT data_type FROM information_schema.columns "
+                         "WHERE table_schema = 'm' AND table_name = 'jdoc' "
+                         "AND column_name = 'j'");
+    assert_string_equal(type, "jsonb\n");
+    free(type);
+}
+
+static void test_json_as_jsonb(void **state)
+{
+    (void)state;
+    my("CREATE TABLE %s.jdoc (id INT PRIMARY KEY, j JSON)", mydb);
+    my("INSERT INTO %s.jdoc VALUES (1, '{\"b\": [1, 2.50, null], \"a\": "
+       "{\"deep\": true}}'), (2, '\"caf\xc3\xa9 \\\\u00e9\"'), (3, '[]'), "
+       "(4, NULL), (5, '12345678901234567890.5'), (6, '  {\"sp\" :  1 }  ')",
+       mydb);
+    write_config("json", "\"my_src_*.jdoc\"");
+    run_ok();
+    assert_json_equal();
+    my("INSERT INTO %s.jdoc VALUES (7, '{\"k\": \"it''s\"}'), (8, 'false')",
+       mydb);
+    my("UPDATE %s.jdoc SET j = JSON_SET(j, '$.new', 1) WHERE id = 1", mydb);
+    my("UPDATE %s.jdoc SET j = '[1]' WHERE id = 4", mydb);
+    my("DELETE FROM %s.jdoc WHERE id = 3", mydb);
+    run_ok();
+    assert_json_equal();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -506,6 +572,7 @@ int main(void)
         cmocka_unit_test(test_changes_rollback_multitable),
         cmocka_unit_test(test_add_drop_column),
         cmocka_unit_test(test_big_tx_crash_and_memory),
+        cmocka_unit_test(test_json_as_jsonb),
     };
     return cmocka_run_group_tests_name("my_e2e", tests, setup, teardown);
 }
