@@ -27,7 +27,10 @@
 #include "my_source_int.h"
 #include "tb_log.h"
 
-#define HEARTBEAT_NS    "1000000000" /* 1 s: tells quiet from dead */
+#define HEARTBEAT_NS                                                           \
+    "100000000" /* 0.1 s: tells quiet from dead, and                           \
+                    bounds how long a poll that has                            \
+                    nothing left waits */
 #define RECONNECT_TRIES 8
 
 static int64_t now_us(void)
@@ -700,6 +703,11 @@ int tb_mysrc_stream_poll(tb_source *s, const tb_emit *emit, int timeout_ms,
             handle_event(s, raw, len, emit, err) < 0)
             return -1;
         if (now_us() >= deadline) break;
+        /* A heartbeat outside a group: the server has sent everything it
+         * has, so return now (run --once can see it is done) rather than
+         * wait out the timeout; the next fetch blocks until an event or
+         * the next heartbeat, so a caller polling again does not spin. */
+        if (raw[4] == TB_BINLOG_HEARTBEAT && !s->in_group) break;
     }
     return 0;
 }
