@@ -290,7 +290,8 @@ static int emit_change(tb_source *s, const tb_emit *emit, tb_change *c,
     return emit->change(emit->ctx, c, err);
 }
 
-static void change_init(tb_source *s, tb_change *c, const tb_table *t)
+static void change_init(tb_source *s, tb_change *c, const tb_table *t,
+                        int64_t ts_ms)
 {
     memset(c, 0, sizeof *c);
     c->table = t;
@@ -301,9 +302,15 @@ static void change_init(tb_source *s, tb_change *c, const tb_table *t)
     c->source.txid = s->group_has_gtid ? (int64_t)s->group_gtid.seq : -1;
     c->source.commit_us = s->group_us;
     c->source.snapshot = false;
+    c->ts_ms = ts_ms;
+}
+
+/* Processing time for ts_ms: read once per event, not per row. */
+static int64_t wall_ms(void)
+{
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    c->ts_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static int convert_image(tb_source *s, const my_table *tab,
@@ -343,6 +350,7 @@ static int on_rows(tb_source *s, const tb_binlog_event *ev, const tb_emit *emit,
         group_start(s, &ev->h, NULL, true);
     }
     change_position(s);
+    int64_t ts_ms = wall_ms();
     size_t pos = 0;
     while (pos < rows->data_len) {
         tb_binlog_row before, after;
@@ -351,7 +359,7 @@ static int on_rows(tb_source *s, const tb_binlog_event *ev, const tb_emit *emit,
             return tb_error_prefix(err, "%s.%s at %s", m->tm.db, m->tm.table,
                                    s->change_pos);
         tb_change c;
-        change_init(s, &c, t);
+        change_init(s, &c, t, ts_ms);
         c.op = rows->op == 'w'   ? TB_OP_CREATE
                : rows->op == 'u' ? TB_OP_UPDATE
                                  : TB_OP_DELETE;
@@ -487,7 +495,7 @@ static int truncate_table(tb_source *s, const char *db, const char *name,
         if (tb_mysrc_install(s, tab, t, cs, emit, err) < 0) return -1;
     }
     tb_change c;
-    change_init(s, &c, tab->t);
+    change_init(s, &c, tab->t, wall_ms());
     c.op = TB_OP_TRUNCATE;
     return emit_change(s, emit, &c, err);
 }
