@@ -91,6 +91,9 @@ typedef struct stable {
     size_t nslots;       /* power of two, or 0 */
     size_t nused;        /* occupied slots */
     row *head, *tail;    /* buffered rows in arrival order */
+    bool loading;        /* a snapshot (op 'r') fills the table in this
+                            transaction: it was emptied, rows are COPYed
+                            straight in without staging or merge */
 } stable;
 
 struct tb_sink {
@@ -1013,7 +1016,8 @@ oom:
 static int flush_table(tb_sink *s, stable *st, tb_error *err)
 {
     if (!st->head) return 0;
-    int rc = st->nkeys ? flush_keyed(s, st, err) : flush_inserts(s, st, err);
+    int rc = st->nkeys && !st->loading ? flush_keyed(s, st, err)
+                                       : flush_inserts(s, st, err);
     table_discard(s, st);
     if (rc < 0)
         return tb_error_prefix(err, "table %s", (const char *)st->qname.data);
@@ -1308,6 +1312,15 @@ static int apply_keyed(tb_sink *s, stable *st, const tb_change *c,
 /* ---------------------------------------------------------------------- */
 /* Ops                                                                    */
 
+/* A change after snapshot rows of the same table: write the loaded rows
+ * first, then go back to staged, collapsed changes. */
+static int end_load(tb_sink *s, stable *st, tb_error *err)
+{
+    int rc = flush_table(s, st, err);
+    st->loading = false;
+    return rc;
+}
+
 static int op_apply(tb_sink *s, const tb_change *c, tb_error *err)
 {
     stable *st;
@@ -1326,8 +1339,33 @@ static int op_apply(tb_sink *s, const tb_change *c, tb_error *err)
         }
         rc = run(s, (const char *)s->sql.data, "truncating", err);
         break;
-    case TB_OP_CREATE:
     case TB_OP_READ:
+        /* A snapshot replaces the table's content: empty it once (in this
+         * transaction, so a failed load changes nothing) and COPY the rows
+         * in directly, the fastest way PostgreSQL loads a table. */
+        if (!st->loading) {
+            if (flush_table(s, st, err) < 0) goto fail;
+            tb_buf_reset(&s->sql);
+            if (tb_buf_printf(&s->sql, "TRUNCATE %s",
+                              (const char *)st->qname.data) < 0) {
+                nomem(err);
+                goto fail;
+            }
+            if (run(s, (const char *)s->sql.data, "emptying for a snapshot",
+                    err) < 0)
+                goto fail;
+            st->loading = true;
+        }
+        if (!c->after) {
+            rc = tb_error_set(err, TB_ERR_SOURCE, "snapshot row without row");
+        } else {
+            field *f = put_image(s, st, c->after, false, err);
+            row *r;
+            rc = f ? append_row(st, f, 0, ROW_INSERT, &r, err) : -1;
+        }
+        break;
+    case TB_OP_CREATE:
+        if (st->loading && end_load(s, st, err) < 0) goto fail;
         if (st->nkeys) {
             rc = apply_keyed(s, st, c, err);
         } else if (!c->after) {
@@ -1340,6 +1378,7 @@ static int op_apply(tb_sink *s, const tb_change *c, tb_error *err)
         break;
     case TB_OP_UPDATE:
     case TB_OP_DELETE:
+        if (st->loading && end_load(s, st, err) < 0) goto fail;
         rc =
             st->nkeys ? apply_keyed(s, st, c, err) : apply_nokey(s, st, c, err);
         break;
@@ -1409,6 +1448,8 @@ static int op_commit(tb_sink *s, const tb_position *pos, tb_error *err)
      * status COMMAND_OK: only the tag "COMMIT" means it is durable. */
     res = PQexec(s->conn, "COMMIT");
     s->in_tx = false;
+    for (int i = 0; i < s->ntables; i++)
+        s->tables[i]->loading = false;
     if (PQresultStatus(res) != PGRES_COMMAND_OK ||
         strcmp(PQcmdStatus(res), "COMMIT") != 0) {
         if (PQresultStatus(res) == PGRES_COMMAND_OK)
