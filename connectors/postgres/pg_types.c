@@ -913,6 +913,30 @@ static int put_float(tb_buf *out, double d, bool single)
     return tb_buf_puts(out, buf);
 }
 
+/* Append v in decimal, zero-padded to at least width digits. The loader
+ * formats every value of every row: printf would be most of its time. */
+static int put_uint(tb_buf *out, uint64_t v, int width)
+{
+    char buf[24];
+    int n = 0;
+    do {
+        buf[sizeof buf - 1 - n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n < width && n < (int)sizeof buf)
+        buf[sizeof buf - 1 - n++] = '0';
+    return tb_buf_append(out, buf + sizeof buf - n, (size_t)n);
+}
+
+static int put_int(tb_buf *out, int64_t v)
+{
+    if (v < 0) {
+        if (tb_buf_append(out, "-", 1) < 0) return -1;
+        return put_uint(out, (uint64_t)0 - (uint64_t)v, 1);
+    }
+    return put_uint(out, (uint64_t)v, 1);
+}
+
 /* "YYYY-MM-DD" with PostgreSQL's BC convention; bc set when year <= 0. */
 static int put_date(tb_buf *out, int64_t days, bool *bc)
 {
@@ -921,7 +945,10 @@ static int put_date(tb_buf *out, int64_t days, bool *bc)
     civil_from_days(days, &y, &m, &d);
     *bc = y <= 0;
     if (*bc) y = 1 - y;
-    return tb_buf_printf(out, "%04" PRId64 "-%02d-%02d", y, m, d);
+    if (put_uint(out, (uint64_t)y, 4) < 0 || tb_buf_append(out, "-", 1) < 0 ||
+        put_uint(out, (uint64_t)m, 2) < 0 || tb_buf_append(out, "-", 1) < 0)
+        return -1;
+    return put_uint(out, (uint64_t)d, 2);
 }
 
 /* "HH:MM:SS[.f]" with trailing fractional zeros dropped; hours unbounded. */
@@ -931,15 +958,19 @@ static int put_hms(tb_buf *out, int64_t us)
     int64_t frac = us % USECS_PER_SEC;
     int digits = 6;
 
-    if (tb_buf_printf(out, "%02" PRId64 ":%02d:%02d", secs / 3600,
-                      (int)(secs / 60 % 60), (int)(secs % 60)) < 0)
+    if (put_uint(out, (uint64_t)(secs / 3600), 2) < 0 ||
+        tb_buf_append(out, ":", 1) < 0 ||
+        put_uint(out, (uint64_t)(secs / 60 % 60), 2) < 0 ||
+        tb_buf_append(out, ":", 1) < 0 ||
+        put_uint(out, (uint64_t)(secs % 60), 2) < 0)
         return -1;
     if (frac == 0) return 0;
     while (frac % 10 == 0) {
         frac /= 10;
         digits--;
     }
-    return tb_buf_printf(out, ".%0*" PRId64, digits, frac);
+    if (tb_buf_append(out, ".", 1) < 0) return -1;
+    return put_uint(out, (uint64_t)frac, digits);
 }
 
 static int put_timestamp(tb_buf *out, int64_t us, bool with_tz)
@@ -991,7 +1022,7 @@ int tb_pgtype_format_text(const tb_column *col, const tb_value *v, tb_buf *out,
         break;
     case TB_KIND_INT:
     case TB_KIND_LONG:
-        rc = tb_buf_printf(out, "%" PRId64, v->u.i);
+        rc = put_int(out, v->u.i);
         break;
     case TB_KIND_FLOAT:
     case TB_KIND_DOUBLE:
