@@ -11,6 +11,7 @@
  */
 #include "binlog.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,8 +109,14 @@ static void *zalloc(tb_arena *a, size_t n, tb_error *err)
 
 /* ---- CRC32 ---- */
 
-static uint32_t crc_table[256];
-static int crc_ready;
+/* Slice-by-16 (Intel's "slicing-by-8" idea widened): crc_tab[0] is the
+ * classic reflected byte table of polynomial 0xEDB88320; crc_tab[k][i] is
+ * the CRC of byte i followed by k zero bytes, so 16 input bytes are folded
+ * with 16 independent table lookups instead of 16 dependent ones. Exactly
+ * zlib's crc32(); the checksum of every binlog event goes through here, so
+ * it is the decoder's hottest loop. 16 KiB of tables, built once. */
+static uint32_t crc_tab[16][256];
+static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
 
 static void crc_init(void)
 {
@@ -117,19 +124,42 @@ static void crc_init(void)
         uint32_t c = i;
         for (int k = 0; k < 8; k++)
             c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-        crc_table[i] = c;
+        crc_tab[0][i] = c;
     }
-    crc_ready = 1;
+    for (int k = 1; k < 16; k++)
+        for (uint32_t i = 0; i < 256; i++) {
+            uint32_t c = crc_tab[k - 1][i];
+            crc_tab[k][i] = crc_tab[0][c & 0xff] ^ (c >> 8);
+        }
+}
+
+/* Little-endian 32-bit load from any alignment, whatever the host byte
+ * order; compilers turn it into one load on little-endian machines. */
+static uint32_t load32le(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+           (uint32_t)p[3] << 24;
 }
 
 uint32_t tb_binlog_crc32(uint32_t crc, const uint8_t *p, size_t n)
 {
-    /* Building the table twice from two threads writes the same values,
-     * so the lazy init is harmless without a lock. */
-    if (!crc_ready) crc_init();
+    const uint32_t(*t)[256] = crc_tab;
+    pthread_once(&crc_once, crc_init);
     crc = ~crc;
-    for (size_t i = 0; i < n; i++)
-        crc = crc_table[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
+    while (n >= 16) {
+        uint32_t a = crc ^ load32le(p), b = load32le(p + 4);
+        uint32_t c = load32le(p + 8), d = load32le(p + 12);
+        crc = t[15][a & 0xff] ^ t[14][(a >> 8) & 0xff] ^
+              t[13][(a >> 16) & 0xff] ^ t[12][a >> 24] ^ t[11][b & 0xff] ^
+              t[10][(b >> 8) & 0xff] ^ t[9][(b >> 16) & 0xff] ^ t[8][b >> 24] ^
+              t[7][c & 0xff] ^ t[6][(c >> 8) & 0xff] ^ t[5][(c >> 16) & 0xff] ^
+              t[4][c >> 24] ^ t[3][d & 0xff] ^ t[2][(d >> 8) & 0xff] ^
+              t[1][(d >> 16) & 0xff] ^ t[0][d >> 24];
+        p += 16;
+        n -= 16;
+    }
+    while (n--)
+        crc = t[0][(crc ^ *p++) & 0xff] ^ (crc >> 8);
     return ~crc;
 }
 
