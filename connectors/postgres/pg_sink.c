@@ -44,7 +44,8 @@ enum {
     ROW_INSERT = 'I',  /* table without key: COPY straight into the table */
     ROW_UPSERT = 'U',  /* full image replaces whatever the target has */
     ROW_PARTIAL = 'P', /* image with UNCHANGED columns: keep stored ones */
-    ROW_DELETE = 'D'   /* remove the row with this key */
+    ROW_DELETE = 'D',  /* remove the row with this key */
+    ROW_NONE = 'N'     /* inserted and deleted in the batch: nothing to do */
 };
 
 /* One buffered column value, already escaped for COPY text format. */
@@ -60,6 +61,10 @@ typedef struct row {
     field *f;         /* one field per column of the current shape */
     uint32_t hash;    /* hash of the key fields */
     char op;          /* ROW_* */
+    bool fresh;       /* the key's first change in the batch was an insert,
+                         so the target does not hold it (the mirror equals
+                         the source at the batch's start): a full image is
+                         COPYed straight in, without staging or merge */
 } row;
 
 /* One column of the target table as the target has it. */
@@ -677,6 +682,7 @@ static int append_row(stable *st, field *f, uint32_t h, char op, row **out,
     r->f = f;
     r->hash = h;
     r->op = op;
+    r->fresh = false;
     if (st->tail)
         st->tail->next = r;
     else
@@ -702,7 +708,7 @@ static void inherit(const stable *st, field *f, const field *earlier)
 
 /* Record the net effect of "the row with f's key is now f" (op UPSERT) or
  * "is gone" (op DELETE) on top of what the batch holds for that key. */
-static int put_keyed(stable *st, field *f, char op, tb_error *err)
+static int put_keyed(stable *st, field *f, char op, bool insert, tb_error *err)
 {
     if (grow_slots(st, err) < 0) return -1;
     uint32_t h = key_hash(st, f);
@@ -711,17 +717,19 @@ static int put_keyed(stable *st, field *f, char op, tb_error *err)
     if (!r) {
         if (op != ROW_DELETE && has_unchanged(st, f)) op = ROW_PARTIAL;
         if (append_row(st, f, h, op, slot, err) < 0) return -1;
+        (*slot)->fresh = insert && op == ROW_UPSERT;
         st->nused++;
         return 0;
     }
     if (op == ROW_DELETE) {
-        r->op = ROW_DELETE;
+        /* A key the batch inserted is simply not written. */
+        r->op = r->fresh ? ROW_NONE : ROW_DELETE;
         r->f = f;
         return 0;
     }
     /* An earlier full or partial image supplies the values this one did
      * not send; after a delete nothing is stored to keep. */
-    if (r->op != ROW_DELETE) inherit(st, f, r->f);
+    if (r->op != ROW_DELETE && r->op != ROW_NONE) inherit(st, f, r->f);
     r->op = has_unchanged(st, f) ? ROW_PARTIAL : ROW_UPSERT;
     r->f = f;
     return 0;
@@ -789,7 +797,11 @@ static int shape_cols(tb_buf *b, const stable *st, const char *prefix)
 }
 
 /* Table without key: its buffered inserts go straight into the table. */
-static int flush_inserts(tb_sink *s, stable *st, tb_error *err)
+/* COPY rows straight into the target table: every row (no-key tables,
+ * snapshot loads) or, with only_direct, the fresh inserts of a keyed
+ * table. */
+static int flush_inserts(tb_sink *s, stable *st, bool only_direct,
+                         tb_error *err)
 {
     tb_buf *b = &s->sql;
     tb_buf_reset(b);
@@ -798,6 +810,7 @@ static int flush_inserts(tb_sink *s, stable *st, tb_error *err)
     PUT(b, ") FROM STDIN");
     if (copy_begin(s, err) < 0) return -1;
     for (row *r = st->head; r; r = r->next) {
+        if (only_direct && !(r->fresh && r->op == ROW_UPSERT)) continue;
         for (int i = 0; i < st->shape->ncols; i++) {
             if ((i && tb_buf_append(&s->copy, "\t", 1) < 0) ||
                 copy_field(&s->copy, &r->f[i]) < 0)
@@ -960,16 +973,28 @@ oom:
 }
 
 /* Keyed table: COPY the net rows into the staging table, then merge. */
+static bool direct(const row *r)
+{
+    return r->fresh && r->op == ROW_UPSERT;
+}
+
 static int flush_keyed(tb_sink *s, stable *st, tb_error *err)
 {
-    size_t nd = 0, nu = 0, np = 0;
+    size_t nd = 0, nu = 0, np = 0, ndirect = 0, nmerge = 0;
     const tb_table *sh = st->shape;
+    for (row *r = st->head; r; r = r->next) {
+        ndirect += direct(r);
+        nmerge += !direct(r) && r->op != ROW_NONE;
+    }
+    if (ndirect && flush_inserts(s, st, true, err) < 0) return -1;
+    if (!nmerge) return 0;
     if (!st->stage_ready && stage_create(s, st, err) < 0) return -1;
     tb_buf_reset(&s->sql);
     PRINTF(&s->sql, "COPY %s FROM STDIN", st->stage);
     if (copy_begin(s, err) < 0) return -1;
     tb_buf *c = &s->copy;
     for (row *r = st->head; r; r = r->next) {
+        if (direct(r) || r->op == ROW_NONE) continue;
         nd += r->op == ROW_DELETE;
         nu += r->op == ROW_UPSERT;
         np += r->op == ROW_PARTIAL;
@@ -1017,7 +1042,7 @@ static int flush_table(tb_sink *s, stable *st, tb_error *err)
 {
     if (!st->head) return 0;
     int rc = st->nkeys && !st->loading ? flush_keyed(s, st, err)
-                                       : flush_inserts(s, st, err);
+                                       : flush_inserts(s, st, false, err);
     table_discard(s, st);
     if (rc < 0)
         return tb_error_prefix(err, "table %s", (const char *)st->qname.data);
@@ -1281,7 +1306,7 @@ static int apply_keyed(tb_sink *s, stable *st, const tb_change *c,
         if (!(b = put_image(s, st, c->before, true, err))) return -1;
         if (!key_set(st, b))
             return tb_error_set(err, TB_ERR_SOURCE, "delete without key");
-        return put_keyed(st, b, ROW_DELETE, err);
+        return put_keyed(st, b, ROW_DELETE, false, err);
     }
     if (!c->after)
         return tb_error_set(err, TB_ERR_SOURCE, "change without new image");
@@ -1302,11 +1327,12 @@ static int apply_keyed(tb_sink *s, stable *st, const tb_change *c,
          * batch's image of the old key fills what the source left out. */
         if (grow_slots(st, err) < 0) return -1;
         row *old = *find_slot(st, b, key_hash(st, b));
-        if (old && old->op != ROW_DELETE) inherit(st, a, old->f);
+        if (old && old->op != ROW_DELETE && old->op != ROW_NONE)
+            inherit(st, a, old->f);
         if (has_unchanged(st, a)) return update_key_in_place(s, st, c, err);
-        if (put_keyed(st, b, ROW_DELETE, err) < 0) return -1;
+        if (put_keyed(st, b, ROW_DELETE, false, err) < 0) return -1;
     }
-    return put_keyed(st, a, ROW_UPSERT, err);
+    return put_keyed(st, a, ROW_UPSERT, c->op == TB_OP_CREATE, err);
 }
 
 /* ---------------------------------------------------------------------- */
