@@ -249,6 +249,64 @@ static void test_decimal(void **state)
     assert_int_equal(c->err.code, TB_ERR_DECODE);
 }
 
+/* Every DECIMAL(p,s) shape with random digits (leading zero runs, zero
+ * groups, both signs): the decoder's text is the canonical spelling built
+ * here digit by digit. */
+static void test_decimal_random(void **state)
+{
+    vctx *c = *state;
+    uint32_t seed = 12345;
+    for (int prec = 1; prec <= 65; prec++)
+        for (int scale = 0; scale <= prec && scale <= 30; scale++)
+            for (int r = 0; r < 4; r++) {
+                char in[80], want[80];
+                size_t o = 0, w = 0;
+                int intg = prec - scale;
+                bool neg = false, nonzero = false;
+                seed = seed * 1103515245u + 12345u;
+                neg = (seed >> 16) & 1;
+                /* r 0: every digit random; 1: mostly zeros; 2: all zero;
+                 * 3: all nines */
+                for (int i = 0; i < prec; i++) {
+                    seed = seed * 1103515245u + 12345u;
+                    int d = (int)((seed >> 16) % 10);
+                    if (r == 1 && (seed >> 28) % 4) d = 0;
+                    if (r == 2) d = 0;
+                    if (r == 3) d = 9;
+                    if (i == intg) in[o++] = '.';
+                    in[o++] = (char)('0' + d);
+                    nonzero |= d != 0;
+                }
+                if (intg == 0) { /* "0.xxx": the loop wrote ".xxx" */
+                    memmove(in + 1, in, o);
+                    in[0] = '0';
+                    o++;
+                }
+                in[o] = '\0';
+                if (neg && nonzero) want[w++] = '-';
+                size_t z = 0;
+                while (z + 1 < o && in[z] == '0' && in[z + 1] != '.')
+                    z++;
+                memcpy(want + w, in + z, o - z + 1);
+                char txt[82];
+                snprintf(txt, sizeof txt, "%s%s", neg ? "-" : "", in);
+                check_decimal(c, txt, prec, scale, want);
+            }
+    /* the exported text entry point: NUL-terminated, *used bytes */
+    uint8_t b[40];
+    char dst[72];
+    size_t used = 0;
+    size_t n = enc_decimal("-0.00", 10, 2, b);
+    assert_int_equal(tb_binlog_decimal_text(b, n, 10, 2, dst, &used, &c->err),
+                     0);
+    assert_string_equal(dst, "0.00");
+    assert_int_equal(used, n);
+    n = enc_decimal("-1000000000.5", 12, 1, b);
+    assert_int_equal(tb_binlog_decimal_text(b, n, 12, 1, dst, &used, &c->err),
+                     0);
+    assert_string_equal(dst, "-1000000000.5");
+}
+
 static void test_bits_enum_set(void **state)
 {
     vctx *c = *state;
@@ -834,6 +892,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_integers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_float_double, setup, teardown),
         cmocka_unit_test_setup_teardown(test_decimal, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_decimal_random, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bits_enum_set, setup, teardown),
         cmocka_unit_test_setup_teardown(test_strings, setup, teardown),
         cmocka_unit_test_setup_teardown(test_temporal, setup, teardown),
