@@ -9,9 +9,11 @@
  * mid-copy leaves no position, and the next start recreates the slot and
  * copies again (nothing was acknowledged in between).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "pg_source_int.h"
 #include "pg_types.h"
@@ -124,10 +126,71 @@ static char *unescape(tb_arena *a, const char *p, const char *e, size_t *len)
     return out;
 }
 
+/* Progress of one table's copy: a bar on a terminal, a log line every
+ * few seconds otherwise. The row estimate comes from pg_class.reltuples. */
+typedef struct progress {
+    const tb_table *t;
+    double estimate;  /* expected rows, <= 0 when unknown */
+    bool tty;         /* stderr is a terminal */
+    int64_t next_us;  /* when to report next */
+    int64_t start_us; /* when the copy began */
+} progress;
+
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void progress_report(progress *p, long long rows, bool done)
+{
+    int64_t now = mono_us();
+    if (!done && now < p->next_us) return;
+    p->next_us = now + (p->tty ? 200000 : 5000000);
+    double secs = (double)(now - p->start_us) / 1e6;
+    double frac = p->estimate > 0 ? (double)rows / p->estimate : 0;
+    if (frac > 1 || done) frac = 1;
+    if (p->tty) {
+        char bar[31];
+        int fill = (int)(frac * 30);
+        for (int i = 0; i < 30; i++)
+            bar[i] = i < fill ? '#' : '.';
+        bar[30] = '\0';
+        fprintf(stderr, "\rsnapshot %s.%s [%s] %3d%% %lld rows %.1fs%s",
+                p->t->schema, p->t->name, bar, (int)(frac * 100), rows, secs,
+                done ? "\n" : "");
+        fflush(stderr);
+    } else if (!done) {
+        tb_log_info("snapshot: %s.%s %lld rows so far (%d%% of about %.0f), "
+                    "%.0fs",
+                    p->t->schema, p->t->name, rows, (int)(frac * 100),
+                    p->estimate, secs);
+    }
+}
+
+static double row_estimate(tb_source *s, uint32_t relid)
+{
+    char sql[256];
+    tb_error e;
+    snprintf(sql, sizeof sql,
+             "SELECT sum(c.reltuples) FROM pg_class c WHERE c.oid = %u OR "
+             "c.oid IN (SELECT inhrelid FROM pg_inherits WHERE inhparent = "
+             "%u)",
+             relid, relid);
+    PGresult *r =
+        tb_pgconn_query(s->sql, sql, "estimating rows", TB_ERR_SOURCE, &e);
+    double n = r && !PQgetisnull(r, 0, 0) ? atof(PQgetvalue(r, 0, 0)) : -1;
+    PQclear(r);
+    return n;
+}
+
 static int copy_table(tb_source *s, const tb_emit *emit, pg_rel *rel,
                       tb_error *err)
 {
     const tb_table *t = rel->table;
+    /* Asked before the COPY: the connection is busy while it runs. */
+    double estimate = row_estimate(s, rel->relid);
     tb_buf q = TB_BUF_INIT;
     tb_buf_puts(&q, "COPY (SELECT ");
     for (int i = 0; i < t->ncols; i++) {
@@ -164,6 +227,8 @@ static int copy_table(tb_source *s, const tb_emit *emit, pg_rel *rel,
     c.ts_ms = s->commit_us / 1000;
     long long rows = 0;
     int rc = 0;
+    progress prog = {t, estimate, isatty(2) != 0, 0, mono_us()};
+    prog.next_us = prog.start_us + (prog.tty ? 200000 : 5000000);
     for (;;) {
         char *line = NULL;
         int n = PQgetCopyData(s->sql, &line, 0);
@@ -198,6 +263,7 @@ static int copy_table(tb_source *s, const tb_emit *emit, pg_rel *rel,
             }
             if (rc == 0) rc = emit->change(emit->ctx, &c, err);
             rows++;
+            if ((rows & 1023) == 0) progress_report(&prog, rows, false);
         }
         PQfreemem(line);
         tb_arena_reset(&s->arena);
@@ -209,9 +275,10 @@ static int copy_table(tb_source *s, const tb_emit *emit, pg_rel *rel,
                               t->schema, t->name, tb_pgconn_error(s->sql));
         PQclear(fin);
     }
+    if (rc == 0 && prog.tty) progress_report(&prog, rows, true);
     if (rc == 0)
-        tb_log_info("snapshot: %s.%s copied, %lld rows", t->schema, t->name,
-                    rows);
+        tb_log_info("snapshot: %s.%s copied, %lld rows in %.1fs", t->schema,
+                    t->name, rows, (double)(mono_us() - prog.start_us) / 1e6);
     return rc;
 }
 
