@@ -34,7 +34,9 @@ typedef struct tb_sink_ops {
     int (*prepare)(tb_sink *s, const tb_table *t, tb_error *err);
     int (*begin)(tb_sink *s, tb_error *err);
     int (*apply)(tb_sink *s, const tb_change *c, tb_error *err);
-    /* Write pos with the data and commit; on success both are durable. */
+    /* Write pos with the data and commit. Without a sync op, both are
+     * durable on success; with one, the commit may still be in flight and
+     * is durable once sync() reports its position. */
     int (*commit)(tb_sink *s, const tb_position *pos, tb_error *err);
     /* Roll back the open transaction; nothing of it stays. */
     void (*abort)(tb_sink *s);
@@ -43,6 +45,11 @@ typedef struct tb_sink_ops {
      * none); may add fields (e.g. when it was committed) to info. */
     int (*committed)(const tb_config *cfg, tb_position *pos, json_t *info,
                      tb_error *err);
+    /* Optional: wait for a commit in flight. *done gets the position that
+     * became durable ("" if none since the last call); -1 if that commit
+     * failed (then nothing of its batch is in the target). Lets the target
+     * work on one batch while the core reads the next. */
+    int (*sync)(tb_sink *s, tb_position *done, tb_error *err);
 } tb_sink_ops;
 
 #endif

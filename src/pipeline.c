@@ -42,6 +42,7 @@ typedef struct pipeline {
     uint64_t changes;       /* changes applied since start */
     uint64_t batches;       /* target transactions committed */
     bool connected;         /* a session got both connectors open */
+    bool inflight;          /* a commit was sent, not yet known durable */
 } pipeline;
 
 static int64_t now_ms(void)
@@ -51,10 +52,28 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Commit the open batch with its position, then acknowledge the source. */
+/* Learn that the commit in flight is durable, then acknowledge the source
+ * up to its position. */
+static int settle(pipeline *p, tb_error *err)
+{
+    if (!p->inflight) return 0;
+    tb_position done;
+    p->inflight = false;
+    if (p->kops->sync(p->sink, &done, err) < 0)
+        return tb_error_prefix(err, "target commit failed (nothing of that "
+                                    "batch was applied)");
+    if (!done.text[0]) return 0;
+    p->committed = done;
+    tb_crash_point("after_commit");
+    return p->sops->ack(p->src, &p->committed, err);
+}
+
+/* Commit the open batch with its position, then acknowledge the source
+ * (at once, or via settle() when the sink commits asynchronously). */
 static int flush(pipeline *p, tb_error *err)
 {
     if (!p->in_batch) return 0;
+    if (settle(p, err) < 0) return -1;
     tb_crash_point("before_commit");
     if (p->kops->commit(p->sink, &p->pending, err) < 0) {
         p->in_batch = false;
@@ -62,13 +81,17 @@ static int flush(pipeline *p, tb_error *err)
                                     "batch was applied)");
     }
     p->in_batch = false;
-    p->committed = p->pending;
     p->pending_set = false;
     p->batches++;
     tb_log_debug("batch committed rows=%lld bytes=%lld position=%s",
                  (long long)p->batch_rows, (long long)p->batch_bytes,
                  p->committed.text);
     p->batch_rows = p->batch_bytes = 0;
+    if (p->kops->sync) {
+        p->inflight = true;
+        return 0;
+    }
+    p->committed = p->pending;
     tb_crash_point("after_commit");
     /* Only now, with the position durable in the target, may the source
      * release what came before it. */
@@ -169,9 +192,10 @@ static int on_progress(void *ctx, const tb_position *pos, tb_error *err)
         }
         return 0;
     }
-    /* Nothing in flight: everything before pos is either committed or not
-     * ours, so the source may release it. The stored position stays where
-     * the last data commit put it. */
+    /* Nothing open: once the last commit is durable, everything before pos
+     * is either committed or not ours, so the source may release it. The
+     * stored position stays where the last data commit put it. */
+    if (settle(p, err) < 0) return -1;
     if (p->sops->compare(pos, &p->committed) <= 0) return 0;
     p->committed = *pos;
     return p->sops->ack(p->src, pos, err);
@@ -189,7 +213,7 @@ static void report_failure(const pipeline *p, const tb_error *err)
 static void end_session(pipeline *p)
 {
     if (p->in_batch && p->sink) p->kops->abort(p->sink);
-    p->in_batch = p->in_tx = p->pending_set = false;
+    p->in_batch = p->in_tx = p->pending_set = p->inflight = false;
     p->batch_rows = p->batch_bytes = 0;
     if (p->src) p->sops->close(p->src);
     if (p->sink) p->kops->close(p->sink);
@@ -222,6 +246,9 @@ static int session(pipeline *p, bool once, tb_position *end, bool *have_end,
             tb_log_info("stop requested");
             break;
         }
+        /* Between batches, learn what became durable (and acknowledge it);
+         * while a batch is open, the target keeps working on the last one. */
+        if (!p->in_batch && settle(p, err) < 0) return -1;
         if (once && !p->in_batch && p->committed.text[0] &&
             p->sops->compare(&p->committed, end) >= 0)
             break;
@@ -249,7 +276,7 @@ static int session(pipeline *p, bool once, tb_position *end, bool *have_end,
             return -1;
         }
     }
-    return 0;
+    return settle(p, err);
 }
 
 /* Sleep up to ms, waking early when a stop is requested. */

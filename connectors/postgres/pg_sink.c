@@ -102,16 +102,21 @@ typedef struct stable {
 } stable;
 
 struct tb_sink {
-    PGconn *conn;        /* the target connection */
-    char *dsn_masked;    /* DSN with the password masked, for messages */
-    char *schema;        /* target schema */
-    char *pipeline;      /* pipeline name, key of the state row */
-    tb_buf state_name;   /* "schema"."_tributary_state" */
-    stable **tables;     /* known tables */
-    int ntables;         /* used entries of tables */
-    int captables;       /* allocated entries of tables */
-    stable *last;        /* table of the previous change (fast path) */
-    bool in_tx;          /* a target transaction is open */
+    PGconn *conn;            /* the target connection */
+    char *dsn_masked;        /* DSN with the password masked, for messages */
+    char *schema;            /* target schema */
+    char *pipeline;          /* pipeline name, key of the state row */
+    tb_buf state_name;       /* "schema"."_tributary_state" */
+    stable **tables;         /* known tables */
+    int ntables;             /* used entries of tables */
+    int captables;           /* allocated entries of tables */
+    stable *last;            /* table of the previous change (fast path) */
+    bool in_tx;              /* a target transaction is open */
+    bool pending;            /* a commit was sent and its results not read */
+    tb_position pending_pos; /* position that commit stores */
+    tb_position durable;     /* last position known committed, for sync() */
+    bool defer;              /* run_merge() appends to deferred, not executes */
+    tb_buf deferred;         /* merge statements sent with the commit */
     tb_arena arena;      /* buffered rows of all tables; reset by flush_all */
     size_t flush_at;     /* flush everything when the arena passes this */
     unsigned seq;        /* source of unique staging / statement names */
@@ -163,8 +168,55 @@ static int pg_fail(tb_sink *s, const PGresult *res, const char *what,
 }
 
 /* Run one or more statements whose result carries no rows we need. */
+static void tables_forget(tb_sink *s);
+
+/*
+ * Read the results of a commit sent by op_commit. The merges, the state row
+ * and COMMIT went out as one message so the server works on them while the
+ * agent already reads and buffers the next batch; whatever uses the
+ * connection next waits here first. Only the tag "COMMIT" means durable (a
+ * failed transaction answers COMMIT with ROLLBACK).
+ */
+static int wait_pending(tb_sink *s, tb_error *err)
+{
+    if (!s->pending) return 0;
+    s->pending = false;
+    PGresult *res, *bad = NULL;
+    bool committed = false;
+    while ((res = PQgetResult(s->conn))) {
+        ExecStatusType st = PQresultStatus(res);
+        if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+            if (!bad)
+                bad = res;
+            else
+                PQclear(res);
+            continue;
+        }
+        committed = strcmp(PQcmdStatus(res), "COMMIT") == 0;
+        PQclear(res);
+    }
+    if (bad || !committed) {
+        s->context = s->pending_pos.text;
+        if (bad)
+            pg_fail(s, bad, "committing", err);
+        else
+            tb_error_set(err, TB_ERR_TARGET,
+                         "postgres target %s: the transaction was rolled "
+                         "back at %s",
+                         s->dsn_masked, s->pending_pos.text);
+        PQclear(bad);
+        s->context = NULL;
+        /* The batch's DDL and staging tables are gone with it. */
+        tables_forget(s);
+        return -1;
+    }
+    s->durable = s->pending_pos;
+    return 0;
+}
+
 static int run(tb_sink *s, const char *sql, const char *what, tb_error *err)
 {
+    if (wait_pending(s, err) < 0) return -1;
     PGresult *res = PQexec(s->conn, sql);
     ExecStatusType st = PQresultStatus(res);
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
@@ -181,6 +233,7 @@ static int run(tb_sink *s, const char *sql, const char *what, tb_error *err)
 static PGresult *query(tb_sink *s, const char *sql, int n,
                        const char *const *vals, const char *what, tb_error *err)
 {
+    if (wait_pending(s, err) < 0) return NULL;
     PGresult *res = PQexecParams(s->conn, sql, n, NULL, vals, NULL, NULL, 0);
     ExecStatusType st = PQresultStatus(res);
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
@@ -752,6 +805,7 @@ static int copy_send(tb_sink *s, tb_error *err)
 static int copy_begin(tb_sink *s, tb_error *err)
 {
     if (cstr(&s->sql) < 0) return nomem(err);
+    if (wait_pending(s, err) < 0) return -1;
     PGresult *res = PQexec(s->conn, (const char *)s->sql.data);
     if (PQresultStatus(res) != PGRES_COPY_IN) {
         pg_fail(s, res, "starting COPY", err);
@@ -1029,6 +1083,13 @@ static int flush_keyed(tb_sink *s, stable *st, tb_error *err)
     tb_log_debug("target: merging into %s deletes=%zu upserts=%zu "
                  "partial=%zu",
                  (const char *)st->qname.data, nd, nu, np);
+    if (s->defer) {
+        /* Sent with the commit (see op_commit). */
+        if (tb_buf_append(&s->deferred, s->sql.data, s->sql.len) < 0 ||
+            tb_buf_puts(&s->deferred, ";\n") < 0)
+            return nomem(err);
+        return 0;
+    }
     return run(s, (const char *)s->sql.data, "merging staged rows", err);
 oom_copy:
     nomem(err);
@@ -1434,6 +1495,9 @@ static int op_begin(tb_sink *s, tb_error *err)
 
 static void rollback(tb_sink *s)
 {
+    tb_error ignore;
+    /* A commit in flight is not ours to cancel: let it finish. */
+    wait_pending(s, &ignore);
     if (s->in_tx) {
         PGresult *res = PQexec(s->conn, "ROLLBACK");
         PQclear(res);
@@ -1443,60 +1507,71 @@ static void rollback(tb_sink *s)
     tables_forget(s);
 }
 
+/*
+ * Commit the batch with its position. The staged rows are loaded at once;
+ * the merges, the state row and COMMIT are sent as one message and their
+ * results read later (wait_pending, or sync() from the core), so the server
+ * merges while the agent reads on. Durable only once sync() says so.
+ */
 static int op_commit(tb_sink *s, const tb_position *pos, tb_error *err)
 {
     static const char upsert_fmt[] =
         "INSERT INTO %s (pipeline, position, updated_at, commits) "
-        "VALUES ($1, $2, clock_timestamp(), 1) ON CONFLICT (pipeline) DO "
+        "VALUES (%s, %s, clock_timestamp(), 1) ON CONFLICT (pipeline) DO "
         "UPDATE SET "
         "position = EXCLUDED.position, updated_at = EXCLUDED.updated_at, "
-        "commits = %s.commits + 1";
-    PGresult *res = NULL;
+        "commits = %s.commits + 1;\nCOMMIT";
+    tb_buf pipe = TB_BUF_INIT, at = TB_BUF_INIT;
     s->context = pos->text;
     if (!s->in_tx) {
         tb_error_set(err, TB_ERR_INTERNAL,
                      "postgres target: commit without a transaction");
         goto fail;
     }
-    if (flush_all(s, err) < 0) goto fail;
-    tb_buf_reset(&s->sql);
-    if (tb_buf_printf(&s->sql, upsert_fmt, (const char *)s->state_name.data,
+    tb_buf_reset(&s->deferred);
+    s->defer = true;
+    int rc = flush_all(s, err);
+    s->defer = false;
+    if (rc < 0) goto fail;
+    if (tb_pgsql_literal(&pipe, s->pipeline) < 0 ||
+        tb_pgsql_literal(&at, pos->text) < 0 ||
+        tb_buf_printf(&s->deferred, upsert_fmt,
+                      (const char *)s->state_name.data, (const char *)pipe.data,
+                      (const char *)at.data,
                       (const char *)s->state_name.data) < 0) {
         nomem(err);
         goto fail;
     }
-    const char *vals[2] = {s->pipeline, pos->text};
-    res = query(s, (const char *)s->sql.data, 2, vals, "storing the position",
-                err);
-    if (!res) goto fail;
-    PQclear(res);
-    /* A transaction that failed earlier answers COMMIT with ROLLBACK and
-     * status COMMAND_OK: only the tag "COMMIT" means it is durable. */
-    res = PQexec(s->conn, "COMMIT");
+    if (!PQsendQuery(s->conn, (const char *)s->deferred.data)) {
+        pg_fail(s, NULL, "sending the commit", err);
+        goto fail;
+    }
+    s->pending = true;
+    s->pending_pos = *pos;
     s->in_tx = false;
     for (int i = 0; i < s->ntables; i++)
         s->tables[i]->loading = false;
-    if (PQresultStatus(res) != PGRES_COMMAND_OK ||
-        strcmp(PQcmdStatus(res), "COMMIT") != 0) {
-        if (PQresultStatus(res) == PGRES_COMMAND_OK)
-            tb_error_set(err, TB_ERR_TARGET,
-                         "postgres target %s: the transaction was rolled "
-                         "back at %s",
-                         s->dsn_masked, pos->text);
-        else
-            pg_fail(s, res, "committing", err);
-        PQclear(res);
-        tables_forget(s);
-        s->context = NULL;
-        return -1;
-    }
-    PQclear(res);
+    tb_buf_free(&pipe);
+    tb_buf_free(&at);
     s->context = NULL;
     return 0;
 fail:
+    tb_buf_free(&pipe);
+    tb_buf_free(&at);
     rollback(s);
     s->context = NULL;
     return -1;
+}
+
+/* Wait for the commit in flight; *done gets the position now durable ("" if
+ * none became durable since the last call). */
+static int op_sync(tb_sink *s, tb_position *done, tb_error *err)
+{
+    done->text[0] = '\0';
+    if (wait_pending(s, err) < 0) return -1;
+    *done = s->durable;
+    s->durable.text[0] = '\0';
+    return 0;
 }
 
 static void op_abort(tb_sink *s)
@@ -1520,6 +1595,7 @@ static void op_close(tb_sink *s)
     tb_buf_free(&s->val);
     tb_buf_free(&s->copy);
     tb_buf_free(&s->params);
+    tb_buf_free(&s->deferred);
     free(s->poffs);
     free(s->pvals);
     free(s);
@@ -1743,4 +1819,5 @@ const tb_sink_ops tb_pg_sink_ops = {
     .abort = op_abort,
     .close = op_close,
     .committed = op_committed,
+    .sync = op_sync,
 };

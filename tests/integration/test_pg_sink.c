@@ -127,6 +127,10 @@ static void commit(tb_sink *s, const char *pos)
     tb_error_clear(&err);
     snprintf(p.text, sizeof p.text, "%s", pos);
     must(ops->commit(s, &p, &err), &err, "commit");
+    /* The commit may be in flight: wait until it is durable. */
+    tb_position done;
+    must(ops->sync(s, &done, &err), &err, "sync");
+    assert_string_equal(done.text, pos);
 }
 
 static void change(tb_sink *s, tb_op op, const tb_table *t,
@@ -881,7 +885,11 @@ static void test_commit_failure(void **state)
     tb_position p;
     strcpy(p.text, "0/2");
     tb_error_clear(&err);
-    assert_int_equal(ops->commit(s, &p, &err), -1);
+    /* The commit goes out asynchronously: its failure shows at sync. */
+    tb_position done;
+    int rc = ops->commit(s, &p, &err);
+    if (rc == 0) rc = ops->sync(s, &done, &err);
+    assert_int_equal(rc, -1);
     assert_int_equal(err.code, TB_ERR_TARGET);
     assert_non_null(strstr(err.msg, "23505"));
     CHECK("(1,a,)", ROWS("cfail", "id"));
