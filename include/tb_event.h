@@ -157,4 +157,29 @@ typedef struct tb_change {
     int64_t ts_ms; /* when tributary processed it, ms since epoch */
 } tb_change;
 
+/* Reusable before/after value arrays a source fills for one change. */
+typedef struct tb_rowbuf {
+    tb_value *before; /* cap values */
+    tb_value *after;  /* cap values */
+    int cap;          /* capacity of both arrays */
+} tb_rowbuf;
+
+/* Make both arrays hold at least n values; -1 on OOM (arrays unchanged). */
+int tb_rowbuf_reserve(tb_rowbuf *b, int n);
+/* Release the arrays; the struct is empty and reusable afterwards. */
+void tb_rowbuf_free(tb_rowbuf *b);
+
+/* Shapes a source replaced but that changes held by a sink may still point
+ * to: kept until the source closes, then freed together. */
+typedef struct tb_shapes {
+    tb_table **v; /* owned tables */
+    int n, cap;   /* used and allocated entries */
+} tb_shapes;
+
+/* Take ownership of t (NULL is a no-op). On OOM t is freed and -1 returned:
+ * only safe when nothing references t any more, so callers stop then. */
+int tb_shapes_keep(tb_shapes *s, tb_table *t);
+/* Free every kept table. */
+void tb_shapes_free(tb_shapes *s);
+
 #endif

@@ -142,3 +142,50 @@ int tb_table_nkeys(const tb_table *t)
         n += t->cols[i].key;
     return n;
 }
+
+int tb_rowbuf_reserve(tb_rowbuf *b, int n)
+{
+    if (n <= b->cap) return 0;
+    tb_value *before = realloc(b->before, (size_t)n * sizeof *before);
+    if (!before) return -1;
+    b->before = before;
+    tb_value *after = realloc(b->after, (size_t)n * sizeof *after);
+    if (!after) return -1;
+    b->after = after;
+    b->cap = n;
+    return 0;
+}
+
+void tb_rowbuf_free(tb_rowbuf *b)
+{
+    free(b->before);
+    free(b->after);
+    b->before = b->after = NULL;
+    b->cap = 0;
+}
+
+int tb_shapes_keep(tb_shapes *s, tb_table *t)
+{
+    if (!t) return 0;
+    if (s->n == s->cap) {
+        int cap = s->cap ? s->cap * 2 : 8;
+        tb_table **v = realloc(s->v, (size_t)cap * sizeof *v);
+        if (!v) {
+            tb_table_free(t);
+            return -1;
+        }
+        s->v = v;
+        s->cap = cap;
+    }
+    s->v[s->n++] = t;
+    return 0;
+}
+
+void tb_shapes_free(tb_shapes *s)
+{
+    for (int i = 0; i < s->n; i++)
+        tb_table_free(s->v[i]);
+    free(s->v);
+    s->v = NULL;
+    s->n = s->cap = 0;
+}

@@ -113,7 +113,8 @@ static int copy_table(tb_source *s, const tb_emit *emit, my_table *tab,
     if (!r)
         return tb_error_set(err, TB_ERR_SOURCE, "copying %s.%s failed: %s",
                             tab->db, tab->name, mysql_error(s->sql));
-    if (tb_mysrc_values(s, t->ncols, err) < 0) {
+    if (tb_rowbuf_reserve(&s->row, t->ncols) < 0 &&
+        tb_error_set(err, TB_ERR_NOMEM, "out of memory") < 0) {
         mysql_free_result(r);
         return -1;
     }
@@ -121,7 +122,7 @@ static int copy_table(tb_source *s, const tb_emit *emit, my_table *tab,
     memset(&c, 0, sizeof c);
     c.op = TB_OP_READ;
     c.table = t;
-    c.after = s->after;
+    c.after = s->row.after;
     c.source.connector = "mysql";
     c.source.name = s->cfg->name;
     c.source.db = tab->db;
@@ -137,8 +138,9 @@ static int copy_table(tb_source *s, const tb_emit *emit, my_table *tab,
     while ((row = mysql_fetch_row(r))) {
         unsigned long *lens = mysql_fetch_lengths(r);
         for (int i = 0; i < t->ncols && rc == 0; i++)
-            rc = tb_myrow_from_text(&s->rows, t, i, row[i],
-                                    row[i] ? lens[i] : 0, &s->after[i], err);
+            rc =
+                tb_myrow_from_text(&s->rows, t, i, row[i], row[i] ? lens[i] : 0,
+                                   &s->row.after[i], err);
         if (rc == 0) rc = emit->change(emit->ctx, &c, err);
         tb_arena_reset(&s->arena);
         if (rc < 0) break;

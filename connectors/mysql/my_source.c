@@ -677,23 +677,6 @@ fail:
     return -1;
 }
 
-static int retire(tb_source *s, tb_table *t, tb_error *err)
-{
-    if (!t) return 0;
-    if (s->nretired == s->capretired) {
-        int cap = s->capretired ? s->capretired * 2 : 8;
-        tb_table **r = realloc(s->retired, (size_t)cap * sizeof *r);
-        if (!r) {
-            tb_table_free(t);
-            return tb_error_set(err, TB_ERR_NOMEM, "out of memory");
-        }
-        s->retired = r;
-        s->capretired = cap;
-    }
-    s->retired[s->nretired++] = t;
-    return 0;
-}
-
 int tb_mysrc_install(tb_source *s, my_table *tab, tb_table *t,
                      uint32_t *charsets, const tb_emit *emit, tb_error *err)
 {
@@ -706,7 +689,8 @@ int tb_mysrc_install(tb_source *s, my_table *tab, tb_table *t,
     }
     /* A new shape: changes the sink still holds may point at the old one,
      * so it is kept until close. */
-    if (retire(s, tab->t, err) < 0) {
+    if (tb_shapes_keep(&s->retired, tab->t) < 0 &&
+        tb_error_set(err, TB_ERR_NOMEM, "out of memory") < 0) {
         tab->t = NULL;
         tb_table_free(t);
         return -1;
@@ -716,19 +700,6 @@ int tb_mysrc_install(tb_source *s, my_table *tab, tb_table *t,
     if (tb_mysrc_begin(s, emit, err) < 0) return -1;
     tab->announced = true;
     return emit->table(emit->ctx, t, err);
-}
-
-int tb_mysrc_values(tb_source *s, int n, tb_error *err)
-{
-    if (n <= s->vcap) return 0;
-    tb_value *b = realloc(s->before, (size_t)n * sizeof *b);
-    if (!b) return tb_error_set(err, TB_ERR_NOMEM, "out of memory");
-    s->before = b;
-    tb_value *a = realloc(s->after, (size_t)n * sizeof *a);
-    if (!a) return tb_error_set(err, TB_ERR_NOMEM, "out of memory");
-    s->after = a;
-    s->vcap = n;
-    return 0;
 }
 
 /* ---- pre-flight ------------------------------------------------------- */
@@ -1119,9 +1090,7 @@ static void my_close(tb_source *s)
         free(s->tables[i]);
     }
     free(s->tables);
-    for (int i = 0; i < s->nretired; i++)
-        tb_table_free(s->retired[i]);
-    free(s->retired);
+    tb_shapes_free(&s->retired);
     for (int i = 0; i < s->nmaps; i++) {
         tb_arena_free(&s->maps[i].arena);
         free(s->maps[i].raw);
@@ -1131,8 +1100,7 @@ static void my_close(tb_source *s)
         tb_log_info("%llu zero dates were replicated as NULL",
                     (unsigned long long)s->rows.zero_count);
     tb_myrow_ctx_free(&s->rows);
-    free(s->before);
-    free(s->after);
+    tb_rowbuf_free(&s->row);
     tb_arena_free(&s->arena);
     tb_myuri_free(&s->uri);
     free(s);

@@ -130,17 +130,15 @@ struct tb_source {
     bool streaming;        /* the dump is open */
     bool mariadb;          /* server is MariaDB */
     bool full_metadata;    /* binlog_row_metadata=FULL */
-    char server_version[64];  /* SELECT VERSION() */
-    tb_binlog_format fmt;     /* from the last FORMAT_DESCRIPTION */
-    tb_arena arena;           /* per ROWS event: decoded values */
-    tb_myrow_ctx rows;        /* value converter state */
-    tb_value *before, *after; /* value arrays for one change */
-    int vcap;                 /* capacity of before/after */
-    my_table **tables;        /* replicated tables seen so far */
+    char server_version[64]; /* SELECT VERSION() */
+    tb_binlog_format fmt;    /* from the last FORMAT_DESCRIPTION */
+    tb_arena arena;          /* per ROWS event: decoded values */
+    tb_myrow_ctx rows;       /* value converter state */
+    tb_rowbuf row;           /* value arrays for one change */
+    my_table **tables;       /* replicated tables seen so far */
     int ntables, captables;
-    tb_table **retired; /* replaced shapes, freed at close */
-    int nretired, capretired;
-    my_tmap *maps; /* cached TABLE_MAPs */
+    tb_shapes retired; /* replaced shapes, freed at close */
+    my_tmap *maps;     /* cached TABLE_MAPs */
     int nmaps, capmaps;
     /* positions */
     my_pos start;     /* where the dump starts */
@@ -220,7 +218,6 @@ int tb_mysrc_install(tb_source *s, my_table *tab, tb_table *t,
                      uint32_t *charsets, const tb_emit *emit, tb_error *err);
 
 /* Ensure before/after hold n values. */
-int tb_mysrc_values(tb_source *s, int n, tb_error *err);
 
 /* Open the binlog dump at s->start. */
 int tb_mysrc_stream_start(tb_source *s, tb_error *err);

@@ -345,7 +345,9 @@ static int on_rows(tb_source *s, const tb_binlog_event *ev, const tb_emit *emit,
                             "%s.%s: rows event with %u columns, shape has %d",
                             m->tm.db, m->tm.table, rows->ncols,
                             t ? t->ncols : 0);
-    if (tb_mysrc_values(s, t->ncols, err) < 0) return -1;
+    if (tb_rowbuf_reserve(&s->row, t->ncols) < 0 &&
+        tb_error_set(err, TB_ERR_NOMEM, "out of memory") < 0)
+        return -1;
     if (!s->in_group) { /* rows without GTID/BEGIN: treat as own group */
         group_start(s, &ev->h, NULL, true);
     }
@@ -364,20 +366,22 @@ static int on_rows(tb_source *s, const tb_binlog_event *ev, const tb_emit *emit,
                : rows->op == 'u' ? TB_OP_UPDATE
                                  : TB_OP_DELETE;
         if (before.ncols) {
-            if (convert_image(s, tab, &before, s->before, err) < 0) return -1;
+            if (convert_image(s, tab, &before, s->row.before, err) < 0)
+                return -1;
             for (int i = 0; i < t->ncols; i++)
-                if (t->cols[i].key && s->before[i].state == TB_VALUE_UNCHANGED)
+                if (t->cols[i].key &&
+                    s->row.before[i].state == TB_VALUE_UNCHANGED)
                     return tb_error_set(
                         err, TB_ERR_SOURCE,
                         "%s.%s at %s: the before image lacks key column %s; "
                         "the server's binlog_row_image must log the primary "
                         "key (FULL or MINIMAL, not a custom NOBLOB key)",
                         t->db, t->name, s->change_pos, t->cols[i].name);
-            c.before = s->before;
+            c.before = s->row.before;
         }
         if (after.ncols) {
-            if (convert_image(s, tab, &after, s->after, err) < 0) return -1;
-            c.after = s->after;
+            if (convert_image(s, tab, &after, s->row.after, err) < 0) return -1;
+            c.after = s->row.after;
         }
         if (emit_change(s, emit, &c, err) < 0) return -1;
         tb_arena_reset(&s->arena);

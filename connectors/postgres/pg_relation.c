@@ -66,23 +66,6 @@ static int colinfo_row(const colinfo *ci, const char *name)
     return -1;
 }
 
-static int retire(tb_source *s, tb_table *t, tb_error *err)
-{
-    if (!t) return 0;
-    if (s->nretired == s->capretired) {
-        int cap = s->capretired ? s->capretired * 2 : 8;
-        tb_table **r = realloc(s->retired, (size_t)cap * sizeof *r);
-        if (!r) {
-            tb_table_free(t);
-            return tb_error_set(err, TB_ERR_NOMEM, "out of memory");
-        }
-        s->retired = r;
-        s->capretired = cap;
-    }
-    s->retired[s->nretired++] = t;
-    return 0;
-}
-
 int tb_pgsrc_announce(tb_source *s, pg_rel *rel, const tb_emit *emit,
                       tb_error *err)
 {
@@ -165,7 +148,8 @@ int tb_pgsrc_relation(tb_source *s, const tb_pgo_rel *wire, pg_rel **out,
     }
     /* A new shape: the old one may still be referenced by changes the sink
      * holds, so it is retired rather than freed. */
-    if (retire(s, rel->table, err) < 0) {
+    if (tb_shapes_keep(&s->retired, rel->table) < 0 &&
+        tb_error_set(err, TB_ERR_NOMEM, "out of memory") < 0) {
         rel->table = NULL;
         goto fail;
     }

@@ -211,12 +211,14 @@ static int copy_table(tb_source *s, const tb_emit *emit, pg_rel *rel,
         return -1;
     }
     PQclear(r);
-    if (tb_pgsrc_values(s, t->ncols, err) < 0) return -1;
+    if (tb_rowbuf_reserve(&s->row, t->ncols) < 0 &&
+        tb_error_set(err, TB_ERR_NOMEM, "out of memory") < 0)
+        return -1;
     tb_change c;
     memset(&c, 0, sizeof c);
     c.op = TB_OP_READ;
     c.table = t;
-    c.after = s->after;
+    c.after = s->row.after;
     c.source.connector = "postgresql";
     c.source.name = s->cfg->name;
     c.source.db = s->dbname;
@@ -246,14 +248,14 @@ static int copy_table(tb_source *s, const tb_emit *emit, pg_rel *rel,
                 while (p < end && *p != '\t')
                     p++;
                 if (p - f == 2 && f[0] == '\\' && f[1] == 'N') {
-                    s->after[i].state = TB_VALUE_NULL;
+                    s->row.after[i].state = TB_VALUE_NULL;
                 } else {
                     size_t len = 0;
                     char *v = unescape(&s->arena, f, p, &len);
                     if (!v)
                         rc = tb_error_set(err, TB_ERR_NOMEM, "out of memory");
                     else if (tb_pgtype_parse_text(&t->cols[i], v, len,
-                                                  &s->after[i], &s->arena,
+                                                  &s->row.after[i], &s->arena,
                                                   err) < 0)
                         rc = tb_error_prefix(err, "snapshot of %s.%s column %s",
                                              t->schema, t->name,

@@ -21,19 +21,6 @@ void tb_pgsrc_lsn_text(uint64_t lsn, char *buf, size_t cap)
     snprintf(buf, cap, "%X/%X", (unsigned)(lsn >> 32), (unsigned)lsn);
 }
 
-int tb_pgsrc_values(tb_source *s, int n, tb_error *err)
-{
-    if (n <= s->vcap) return 0;
-    tb_value *b = realloc(s->before, (size_t)n * sizeof *b);
-    if (!b) return tb_error_set(err, TB_ERR_NOMEM, "out of memory");
-    s->before = b;
-    tb_value *a = realloc(s->after, (size_t)n * sizeof *a);
-    if (!a) return tb_error_set(err, TB_ERR_NOMEM, "out of memory");
-    s->after = a;
-    s->vcap = n;
-    return 0;
-}
-
 /* ---- pre-flight ------------------------------------------------------- */
 
 static int check_server(tb_source *s, tb_error *err)
@@ -518,16 +505,13 @@ static void pg_close(tb_source *s)
     for (int i = 0; i < s->nrels; i++)
         tb_table_free(s->rels[i].table);
     free(s->rels);
-    for (int i = 0; i < s->nretired; i++)
-        tb_table_free(s->retired[i]);
-    free(s->retired);
+    tb_shapes_free(&s->retired);
     for (int i = 0; i < s->ntables; i++) {
         free(s->tables[i].schema);
         free(s->tables[i].name);
     }
     free(s->tables);
-    free(s->before);
-    free(s->after);
+    tb_rowbuf_free(&s->row);
     free(s->dbname);
     tb_arena_free(&s->arena);
     free(s);

@@ -47,15 +47,13 @@ struct tb_source {
     PGconn *repl; /* replication connection */
     char *dbname; /* source database name */
     int server_version;
-    tb_pgo *dec;              /* pgoutput decoder and relation cache */
-    int proto;                /* pgoutput protocol version in use */
-    tb_arena arena;           /* per poll(): decoded values */
-    tb_value *before, *after; /* value arrays for one change */
-    int vcap;                 /* capacity of before/after */
-    pg_rel *rels;             /* wire relations */
+    tb_pgo *dec;    /* pgoutput decoder and relation cache */
+    int proto;      /* pgoutput protocol version in use */
+    tb_arena arena; /* per poll(): decoded values */
+    tb_rowbuf row;  /* value arrays for one change */
+    pg_rel *rels;   /* wire relations */
     int nrels, caprels;
-    tb_table **retired; /* replaced shapes, freed at close */
-    int nretired, capretired;
+    tb_shapes retired;    /* replaced shapes, freed at close */
     pg_table_ref *tables; /* configured tables */
     int ntables;
     /* replication state */
@@ -86,9 +84,6 @@ struct tb_source {
 
 /* Format an LSN as PostgreSQL prints it. buf needs 18 bytes. */
 void tb_pgsrc_lsn_text(uint64_t lsn, char *buf, size_t cap);
-
-/* Ensure before/after hold n values. */
-int tb_pgsrc_values(tb_source *s, int n, tb_error *err);
 
 /* Shape of the relation the decoder just cached (or a snapshot table):
  * builds a tb_table from the wire relation using the catalog for types,

@@ -148,7 +148,9 @@ static int emit_change(tb_source *s, const tb_emit *emit, const tb_pgo_msg *m,
     if (!rel || !rel->wanted || !rel->table) return 0;
     if (tb_pgsrc_announce(s, rel, emit, err) < 0) return -1;
     const tb_table *t = rel->table;
-    if (tb_pgsrc_values(s, t->ncols, err) < 0) return -1;
+    if (tb_rowbuf_reserve(&s->row, t->ncols) < 0 &&
+        tb_error_set(err, TB_ERR_NOMEM, "out of memory") < 0)
+        return -1;
     tb_change c;
     memset(&c, 0, sizeof c);
     c.table = t;
@@ -156,22 +158,22 @@ static int emit_change(tb_source *s, const tb_emit *emit, const tb_pgo_msg *m,
     const tb_pgo_tuple *oldt = &m->u.change.old, *newt = &m->u.change.new;
     if (m->type == TB_PGO_INSERT) {
         c.op = TB_OP_CREATE;
-        if (convert_tuple(s, t, newt, s->after, err) < 0) return -1;
-        c.after = s->after;
+        if (convert_tuple(s, t, newt, s->row.after, err) < 0) return -1;
+        c.after = s->row.after;
     } else if (m->type == TB_PGO_UPDATE) {
         c.op = TB_OP_UPDATE;
-        if (convert_tuple(s, t, newt, s->after, err) < 0) return -1;
-        c.after = s->after;
+        if (convert_tuple(s, t, newt, s->row.after, err) < 0) return -1;
+        c.after = s->row.after;
         if (m->u.change.old_kind) {
-            if (convert_tuple(s, t, oldt, s->before, err) < 0) return -1;
-            if (m->u.change.old_kind == 'K') mark_key_only(t, s->before);
-            c.before = s->before;
+            if (convert_tuple(s, t, oldt, s->row.before, err) < 0) return -1;
+            if (m->u.change.old_kind == 'K') mark_key_only(t, s->row.before);
+            c.before = s->row.before;
         }
     } else {
         c.op = TB_OP_DELETE;
-        if (convert_tuple(s, t, oldt, s->before, err) < 0) return -1;
-        if (m->u.change.old_kind == 'K') mark_key_only(t, s->before);
-        c.before = s->before;
+        if (convert_tuple(s, t, oldt, s->row.before, err) < 0) return -1;
+        if (m->u.change.old_kind == 'K') mark_key_only(t, s->row.before);
+        c.before = s->row.before;
     }
     return emit->change(emit->ctx, &c, err);
 }
