@@ -93,9 +93,18 @@ for run in $(seq 1 "$RUNS"); do
   q -d bsrc -c "SELECT pg_copy_logical_replication_slot('w1_base', 'w1_trib')" >/dev/null
   rm -rf "$WORK/registry-catchup"
   config catchup w1_trib btrib never
+  # Same finish line as the subscription: the slot confirmed past the end of
+  # W1. (--once would also wait for the WAL the earlier runs' targets wrote
+  # into this same cluster after W1.)
   t0=$(now)
-  "$BIN" run --once -c "$WORK/catchup.json"
+  "$BIN" run -c "$WORK/catchup.json" &
+  agent=$!
+  until [ "$(val -d bsrc -c "SELECT confirmed_flush_lsn >= '$END_LSN' FROM pg_replication_slots WHERE slot_name = 'w1_trib'")" = t ]; do
+    kill -0 "$agent" 2>/dev/null || { echo "tributary stopped early" >&2; exit 1; }
+    sleep 0.05
+  done
   t1=$(now)
+  kill -TERM "$agent"; wait "$agent"
   trib_times+=("$(elapsed "$t0" "$t1")")
   got=$(val -d btrib -c "SELECT md5(string_agg(x::text, ',' ORDER BY id)) FROM public.w1 x")
   [ "$got" = "$SRC_MD5" ] || { echo "tributary target differs from source" >&2; exit 1; }
