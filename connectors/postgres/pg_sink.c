@@ -97,8 +97,8 @@ typedef struct stable {
     size_t nused;        /* occupied slots */
     row *head, *tail;    /* buffered rows in arrival order */
     bool loading;        /* a snapshot (op 'r') fills the table in this
-                            transaction: it was emptied, rows are COPYed
-                            straight in without staging or merge */
+                            transaction: it was emptied once, and snapshot
+                            rows stream into one open COPY (s->copying) */
 } stable;
 
 struct tb_sink {
@@ -116,6 +116,7 @@ struct tb_sink {
     tb_position pending_pos; /* position that commit stores */
     tb_position durable;     /* last position known committed, for sync() */
     bool defer;              /* run_merge() appends to deferred, not executes */
+    struct stable *copying;  /* table whose snapshot COPY is open, or NULL */
     tb_buf deferred;         /* merge statements sent with the commit */
     tb_arena arena;      /* buffered rows of all tables; reset by flush_all */
     size_t flush_at;     /* flush everything when the arena passes this */
@@ -214,9 +215,11 @@ static int wait_pending(tb_sink *s, tb_error *err)
     return 0;
 }
 
+static int end_copying(tb_sink *s, tb_error *err);
+
 static int run(tb_sink *s, const char *sql, const char *what, tb_error *err)
 {
-    if (wait_pending(s, err) < 0) return -1;
+    if (end_copying(s, err) < 0 || wait_pending(s, err) < 0) return -1;
     PGresult *res = PQexec(s->conn, sql);
     ExecStatusType st = PQresultStatus(res);
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
@@ -233,7 +236,7 @@ static int run(tb_sink *s, const char *sql, const char *what, tb_error *err)
 static PGresult *query(tb_sink *s, const char *sql, int n,
                        const char *const *vals, const char *what, tb_error *err)
 {
-    if (wait_pending(s, err) < 0) return NULL;
+    if (end_copying(s, err) < 0 || wait_pending(s, err) < 0) return NULL;
     PGresult *res = PQexecParams(s->conn, sql, n, NULL, vals, NULL, NULL, 0);
     ExecStatusType st = PQresultStatus(res);
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
@@ -805,7 +808,7 @@ static int copy_send(tb_sink *s, tb_error *err)
 static int copy_begin(tb_sink *s, tb_error *err)
 {
     if (cstr(&s->sql) < 0) return nomem(err);
-    if (wait_pending(s, err) < 0) return -1;
+    if (end_copying(s, err) < 0 || wait_pending(s, err) < 0) return -1;
     PGresult *res = PQexec(s->conn, (const char *)s->sql.data);
     if (PQresultStatus(res) != PGRES_COPY_IN) {
         pg_fail(s, res, "starting COPY", err);
@@ -840,6 +843,52 @@ static int copy_field(tb_buf *b, const field *f)
 }
 
 /* Column list "a", "b" of the shape, with a prefix per name. */
+/* Finish the snapshot COPY that is open, if any: anything else that uses
+ * the connection comes after it. */
+static int end_copying(tb_sink *s, tb_error *err)
+{
+    if (!s->copying) return 0;
+    stable *st = s->copying;
+    s->copying = NULL;
+    if (copy_end(s, err) < 0)
+        return tb_error_prefix(err, "table %s", (const char *)st->qname.data);
+    return 0;
+}
+
+/* One snapshot row straight into the open COPY: no buffering, no arena. */
+static int load_row(tb_sink *s, stable *st, const tb_value *vals, tb_error *err)
+{
+    const tb_table *t = st->shape;
+    tb_buf *c = &s->copy;
+    for (int i = 0; i < t->ncols; i++) {
+        const tb_column *col = &t->cols[i];
+        const tb_value *v = &vals[i];
+        if (i && tb_buf_append(c, "\t", 1) < 0) return nomem(err);
+        if (v->state != TB_VALUE_SET) {
+            if (tb_buf_append(c, "\\N", 2) < 0) return nomem(err);
+            continue;
+        }
+        const char *text;
+        size_t len;
+        if (verbatim_kind(col->kind)) {
+            text = v->u.s ? v->u.s : "";
+            len = v->u.s ? v->len : 0;
+        } else {
+            tb_buf_reset(&s->val);
+            if (tb_pgtype_format_text(col, v, &s->val, err) < 0)
+                return tb_error_prefix(err, "column %s", col->name);
+            text = (const char *)s->val.data;
+            len = s->val.len;
+        }
+        size_t n = tb_pgsql_copy_len(text, len);
+        if (tb_buf_reserve(c, n) < 0) return nomem(err);
+        tb_pgsql_copy_escape((char *)c->data + c->len, text, len);
+        c->len += n;
+    }
+    if (tb_buf_append(c, "\n", 1) < 0) return nomem(err);
+    return c->len >= COPY_CHUNK ? copy_send(s, err) : 0;
+}
+
 static int shape_cols(tb_buf *b, const stable *st, const char *prefix)
 {
     for (int i = 0; i < st->shape->ncols; i++) {
@@ -1102,8 +1151,8 @@ oom:
 static int flush_table(tb_sink *s, stable *st, tb_error *err)
 {
     if (!st->head) return 0;
-    int rc = st->nkeys && !st->loading ? flush_keyed(s, st, err)
-                                       : flush_inserts(s, st, false, err);
+    int rc =
+        st->nkeys ? flush_keyed(s, st, err) : flush_inserts(s, st, false, err);
     table_discard(s, st);
     if (rc < 0)
         return tb_error_prefix(err, "table %s", (const char *)st->qname.data);
@@ -1399,15 +1448,6 @@ static int apply_keyed(tb_sink *s, stable *st, const tb_change *c,
 /* ---------------------------------------------------------------------- */
 /* Ops                                                                    */
 
-/* A change after snapshot rows of the same table: write the loaded rows
- * first, then go back to staged, collapsed changes. */
-static int end_load(tb_sink *s, stable *st, tb_error *err)
-{
-    int rc = flush_table(s, st, err);
-    st->loading = false;
-    return rc;
-}
-
 static int op_apply(tb_sink *s, const tb_change *c, tb_error *err)
 {
     stable *st;
@@ -1430,29 +1470,40 @@ static int op_apply(tb_sink *s, const tb_change *c, tb_error *err)
         /* A snapshot replaces the table's content: empty it once (in this
          * transaction, so a failed load changes nothing) and COPY the rows
          * in directly, the fastest way PostgreSQL loads a table. */
-        if (!st->loading) {
-            if (flush_table(s, st, err) < 0) goto fail;
+        if (!c->after) {
+            rc = tb_error_set(err, TB_ERR_SOURCE, "snapshot row without row");
+            break;
+        }
+        if (s->copying != st) {
+            if (end_copying(s, err) < 0 || flush_table(s, st, err) < 0)
+                goto fail;
+            if (!st->loading) {
+                tb_buf_reset(&s->sql);
+                if (tb_buf_printf(&s->sql, "TRUNCATE %s",
+                                  (const char *)st->qname.data) < 0) {
+                    nomem(err);
+                    goto fail;
+                }
+                if (run(s, (const char *)s->sql.data, "emptying for a snapshot",
+                        err) < 0)
+                    goto fail;
+                st->loading = true;
+            }
             tb_buf_reset(&s->sql);
-            if (tb_buf_printf(&s->sql, "TRUNCATE %s",
-                              (const char *)st->qname.data) < 0) {
+            if (tb_buf_printf(&s->sql, "COPY %s (",
+                              (const char *)st->qname.data) < 0 ||
+                shape_cols(&s->sql, st, "") < 0 ||
+                tb_buf_puts(&s->sql, ") FROM STDIN") < 0) {
                 nomem(err);
                 goto fail;
             }
-            if (run(s, (const char *)s->sql.data, "emptying for a snapshot",
-                    err) < 0)
-                goto fail;
-            st->loading = true;
+            if (copy_begin(s, err) < 0) goto fail;
+            s->copying = st;
         }
-        if (!c->after) {
-            rc = tb_error_set(err, TB_ERR_SOURCE, "snapshot row without row");
-        } else {
-            field *f = put_image(s, st, c->after, false, err);
-            row *r;
-            rc = f ? append_row(st, f, 0, ROW_INSERT, &r, err) : -1;
-        }
+        rc = load_row(s, st, c->after, err);
         break;
     case TB_OP_CREATE:
-        if (st->loading && end_load(s, st, err) < 0) goto fail;
+        if (end_copying(s, err) < 0) goto fail;
         if (st->nkeys) {
             rc = apply_keyed(s, st, c, err);
         } else if (!c->after) {
@@ -1465,7 +1516,7 @@ static int op_apply(tb_sink *s, const tb_change *c, tb_error *err)
         break;
     case TB_OP_UPDATE:
     case TB_OP_DELETE:
-        if (st->loading && end_load(s, st, err) < 0) goto fail;
+        if (end_copying(s, err) < 0) goto fail;
         rc =
             st->nkeys ? apply_keyed(s, st, c, err) : apply_nokey(s, st, c, err);
         break;
@@ -1496,6 +1547,15 @@ static int op_begin(tb_sink *s, tb_error *err)
 static void rollback(tb_sink *s)
 {
     tb_error ignore;
+    if (s->copying) {
+        /* Abandon the open COPY; the ROLLBACK below discards its rows. */
+        s->copying = NULL;
+        tb_buf_reset(&s->copy);
+        PQputCopyEnd(s->conn, "aborted");
+        PGresult *res;
+        while ((res = PQgetResult(s->conn)))
+            PQclear(res);
+    }
     /* A commit in flight is not ours to cancel: let it finish. */
     wait_pending(s, &ignore);
     if (s->in_tx) {
@@ -1528,6 +1588,7 @@ static int op_commit(tb_sink *s, const tb_position *pos, tb_error *err)
                      "postgres target: commit without a transaction");
         goto fail;
     }
+    if (end_copying(s, err) < 0) goto fail;
     tb_buf_reset(&s->deferred);
     s->defer = true;
     int rc = flush_all(s, err);
