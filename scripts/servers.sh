@@ -192,6 +192,8 @@ my_start() {
         --skip-name-resolve --innodb-use-native-aio=0 \
         >"$dir/my-install.log" 2>&1; then
         show_log mariadb-install-db "$dir/my-install.log"
+        # The cause is usually an [ERROR] line far above the tail.
+        grep -m 5 'ERROR' "$dir/my-install.log" >&2 || true
         die "mariadb-install-db failed"
     fi
     for ((try = 1; try <= PORT_TRIES; try++)); do
