@@ -177,7 +177,7 @@ static bool whole_schemas(const tb_config *cfg)
     return true;
 }
 
-static int ensure_publication(tb_source *s, tb_error *err)
+static int ensure_publication(tb_source *s, bool resuming, tb_error *err)
 {
     const char *pub = s->cfg->source.publication;
     tb_buf q = TB_BUF_INIT;
@@ -259,6 +259,15 @@ static int ensure_publication(tb_source *s, tb_error *err)
             goto out;
         tb_log_info("added %s.%s to publication %s", s->tables[i].schema,
                     s->tables[i].name, pub);
+        /* Changes from now on stream; rows already in the table were never
+         * copied. Say so rather than let the target silently miss them. */
+        if (resuming)
+            tb_log_warn("table %s.%s joined the pipeline after its initial "
+                        "snapshot: its existing rows are not copied, only "
+                        "changes from now on (a per-table snapshot command "
+                        "is not built yet; to copy them, start the pipeline "
+                        "over as docs/operations.md describes)",
+                        s->tables[i].schema, s->tables[i].name);
     }
     rc = 0;
 out:
@@ -411,7 +420,7 @@ static int pg_open(const tb_config *cfg, const tb_position *resume,
                             "source", err);
     if (!s->sql) goto fail;
     if (check_server(s, err) < 0 || resolve_tables(s, err) < 0 ||
-        ensure_publication(s, err) < 0)
+        ensure_publication(s, resume->text[0] != '\0', err) < 0)
         goto fail;
     s->repl = tb_pgconn_open(cfg->source.dsn, cfg->source.password, true,
                              "source (replication)", err);
