@@ -863,27 +863,33 @@ static int load_row(tb_sink *s, stable *st, const tb_value *vals, tb_error *err)
     for (int i = 0; i < t->ncols; i++) {
         const tb_column *col = &t->cols[i];
         const tb_value *v = &vals[i];
-        if (i && tb_buf_append(c, "\t", 1) < 0) return nomem(err);
-        if (v->state != TB_VALUE_SET) {
-            if (tb_buf_append(c, "\\N", 2) < 0) return nomem(err);
-            continue;
-        }
-        const char *text;
-        size_t len;
-        if (verbatim_kind(col->kind)) {
+        const char *text = "\\N";
+        size_t len = 2;
+        bool escape = false;
+        if (v->state == TB_VALUE_SET && verbatim_kind(col->kind)) {
             text = v->u.s ? v->u.s : "";
             len = v->u.s ? v->len : 0;
-        } else {
+            escape = true;
+        } else if (v->state == TB_VALUE_SET) {
             tb_buf_reset(&s->val);
             if (tb_pgtype_format_text(col, v, &s->val, err) < 0)
                 return tb_error_prefix(err, "column %s", col->name);
             text = (const char *)s->val.data;
             len = s->val.len;
+            escape = true;
         }
-        size_t n = tb_pgsql_copy_len(text, len);
-        if (tb_buf_reserve(c, n) < 0) return nomem(err);
-        tb_pgsql_copy_escape((char *)c->data + c->len, text, len);
-        c->len += n;
+        /* Room for the worst case (every byte escaped, a separator and the
+         * row's newline), then one pass. */
+        if (tb_buf_reserve(c, 2 * len + 2) < 0) return nomem(err);
+        char *p = (char *)c->data + c->len;
+        if (i) *p++ = '\t';
+        if (escape) {
+            p = tb_pgsql_copy_escape(p, text, len);
+        } else {
+            memcpy(p, text, len);
+            p += len;
+        }
+        c->len = (size_t)(p - (char *)c->data);
     }
     if (tb_buf_append(c, "\n", 1) < 0) return nomem(err);
     return c->len >= COPY_CHUNK ? copy_send(s, err) : 0;

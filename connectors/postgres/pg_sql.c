@@ -33,40 +33,32 @@ int tb_pgsql_literal(tb_buf *b, const char *s)
 
 /* The four bytes COPY text format treats specially; everything else
  * (including UTF-8 multibyte sequences) passes through unchanged. */
-static char copy_escape_char(char c)
-{
-    switch (c) {
-    case '\\':
-        return '\\';
-    case '\t':
-        return 't';
-    case '\n':
-        return 'n';
-    case '\r':
-        return 'r';
-    default:
-        return 0;
-    }
-}
+/* Escape letter of the bytes COPY text format escapes, 0 for the rest. */
+static const char copy_esc[256] = {
+    ['\\'] = '\\', ['\t'] = 't', ['\n'] = 'n', ['\r'] = 'r'};
 
 size_t tb_pgsql_copy_len(const char *s, size_t n)
 {
     size_t len = n;
     for (size_t i = 0; i < n; i++)
-        if (copy_escape_char(s[i])) len++;
+        len += copy_esc[(unsigned char)s[i]] != 0;
     return len;
 }
 
 char *tb_pgsql_copy_escape(char *dst, const char *s, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        char e = copy_escape_char(s[i]);
-        if (e) {
-            *dst++ = '\\';
-            *dst++ = e;
-        } else {
-            *dst++ = s[i];
-        }
+    /* Copy runs of plain bytes at once: escapes are rare in real data. */
+    size_t i = 0;
+    while (i < n) {
+        size_t j = i;
+        while (j < n && !copy_esc[(unsigned char)s[j]])
+            j++;
+        memcpy(dst, s + i, j - i);
+        dst += j - i;
+        if (j == n) break;
+        *dst++ = '\\';
+        *dst++ = copy_esc[(unsigned char)s[j]];
+        i = j + 1;
     }
     return dst;
 }
