@@ -323,21 +323,9 @@ static void write_config(const char *name, const char *tables)
     config_path = tu_write_file(dir, "my.json", text);
 }
 
-static tu_run run_once(const char *crash_at)
-{
-    if (crash_at)
-        setenv("TB_CRASH_AT", crash_at, 1);
-    else
-        unsetenv("TB_CRASH_AT");
-    tu_run r = tu_exec((char *const[]){(char *)tu_bin(), "run", "--once", "-c",
-                                       config_path, NULL});
-    unsetenv("TB_CRASH_AT");
-    return r;
-}
-
 static void run_ok(void)
 {
-    tu_run r = run_once(NULL);
+    tu_run r = tu_run_once(config_path, NULL);
     if (r.status != 0 || getenv("TB_TEST_VERBOSE"))
         print_error("tributary exit %d:\n%s\n", r.status, r.err);
     assert_int_equal(r.status, 0);
@@ -491,7 +479,7 @@ static void test_big_tx_crash_and_memory(void **state)
                "'r' FROM %s.seq_1_to_600",
                mydb, i + 1, t, mydb);
         my("UPDATE %s.big SET v = 'round %zu' WHERE id %% 97 = 0", mydb, i);
-        tu_run r = run_once(points[i]);
+        tu_run r = tu_run_once(config_path, points[i]);
         assert_int_equal(r.status, 128 + SIGKILL);
         tu_run_free(&r);
         run_ok();

@@ -123,21 +123,9 @@ static void write_config(const char *name, const char *tables)
     config_path = tu_write_file(dir, "e2e.json", text);
 }
 
-static tu_run run_once(const char *crash_at)
-{
-    if (crash_at)
-        setenv("TB_CRASH_AT", crash_at, 1);
-    else
-        unsetenv("TB_CRASH_AT");
-    tu_run r = tu_exec((char *const[]){(char *)tu_bin(), "run", "--once", "-c",
-                                       config_path, NULL});
-    unsetenv("TB_CRASH_AT");
-    return r;
-}
-
 static void run_ok(void)
 {
-    tu_run r = run_once(NULL);
+    tu_run r = tu_run_once(config_path, NULL);
     if (r.status != 0 || getenv("TB_TEST_VERBOSE"))
         print_error("tributary exit %d:\n%s\n", r.status, r.err);
     assert_int_equal(r.status, 0);
@@ -399,7 +387,7 @@ static void test_big_tx_and_crashes(void **state)
                 i, t);
         sql(srcdb, "UPDATE public.big SET v = 'round %zu' WHERE id %% 97 = 0",
             i);
-        tu_run r = run_once(points[i]);
+        tu_run r = tu_run_once(config_path, points[i]);
         assert_int_equal(r.status, 128 + SIGKILL);
         tu_run_free(&r);
         run_ok();
@@ -489,10 +477,10 @@ static void test_crash_mid_snapshot(void **state)
     sql(srcdb, "INSERT INTO public.snap SELECT g %% 1000, md5(g::text) FROM "
                "generate_series(1, 50000) g");
     write_config("snap", "\"public.snap\"");
-    tu_run r = run_once("mid_batch:20000");
+    tu_run r = tu_run_once(config_path, "mid_batch:20000");
     assert_int_equal(r.status, 128 + SIGKILL);
     tu_run_free(&r);
-    r = run_once("before_commit:1");
+    r = tu_run_once(config_path, "before_commit:1");
     assert_int_equal(r.status, 128 + SIGKILL);
     tu_run_free(&r);
     sql(srcdb, "INSERT INTO public.snap VALUES (-1, 'after the crashes')");

@@ -150,3 +150,15 @@ int tu_wait(int pid)
     if (waitpid((pid_t)pid, &st, 0) < 0) return -1;
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
+
+tu_run tu_run_once(const char *config, const char *crash_at)
+{
+    if (crash_at)
+        setenv("TB_CRASH_AT", crash_at, 1);
+    else
+        unsetenv("TB_CRASH_AT");
+    tu_run r = tu_exec((char *const[]){(char *)tu_bin(), "run", "--once", "-c",
+                                       (char *)config, NULL});
+    unsetenv("TB_CRASH_AT");
+    return r;
+}

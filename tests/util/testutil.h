@@ -33,6 +33,10 @@ int tu_spawn(char *const argv[], const char *log);
 /* Wait for pid; returns its exit code, or 128+signal. */
 int tu_wait(int pid);
 
+/* Run `tributary run --once -c config`, with TB_CRASH_AT=crash_at when
+ * crash_at is not NULL (see include/tb_crash.h). */
+tu_run tu_run_once(const char *config, const char *crash_at);
+
 /* Free the captured output. */
 void tu_run_free(tu_run *r);
 
