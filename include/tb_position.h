@@ -13,6 +13,8 @@
 
 typedef struct tb_position {
     char text[TB_POSITION_MAX]; /* NUL-terminated; "" means "none" */
+    long long commit_us; /* source commit time of the last transaction up to
+                            here, microseconds since the epoch; 0 unknown */
 } tb_position;
 
 #endif

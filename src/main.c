@@ -280,6 +280,11 @@ static int status_body(const command *cmd, tb_config *cfg, opts *o)
     }
     json_object_set_new(out, "committed_position",
                         pos.text[0] ? json_string(pos.text) : json_null());
+    /* Caught up means no lag, however old the last change is. */
+    json_t *lb = json_object_get(out, "lag_bytes");
+    if (lb && json_integer_value(lb) == 0 &&
+        json_object_get(out, "lag_seconds"))
+        json_object_set_new(out, "lag_seconds", json_real(0));
     if (o->json) {
         json_dumpf(out, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         putchar('\n');

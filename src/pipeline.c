@@ -174,6 +174,7 @@ static int on_commit(void *ctx, const tb_tx *tx, tb_error *err)
     pipeline *p = ctx;
     p->in_tx = false;
     p->pending = tx->end;
+    p->pending.commit_us = tx->commit_us;
     p->pending_set = true;
     if (p->batch_rows >= p->cfg->batch.max_rows ||
         p->batch_bytes >= p->cfg->batch.max_bytes)
@@ -187,7 +188,9 @@ static int on_progress(void *ctx, const tb_position *pos, tb_error *err)
     if (p->in_batch || p->in_tx) {
         /* Rides along with the open batch. */
         if (!p->in_tx) {
+            long long at = p->pending.commit_us;
             p->pending = *pos;
+            p->pending.commit_us = at; /* still the last data's commit */
             p->pending_set = true;
         }
         return 0;

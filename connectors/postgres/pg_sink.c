@@ -1582,12 +1582,13 @@ static void rollback(tb_sink *s)
 static int op_commit(tb_sink *s, const tb_position *pos, tb_error *err)
 {
     static const char upsert_fmt[] =
-        "INSERT INTO %s (pipeline, position, updated_at, commits) "
-        "VALUES (%s, %s, clock_timestamp(), 1) ON CONFLICT (pipeline) DO "
-        "UPDATE SET "
+        "INSERT INTO %s (pipeline, position, updated_at, commits, "
+        "source_commit_at) VALUES (%s, %s, clock_timestamp(), 1, %s) "
+        "ON CONFLICT (pipeline) DO UPDATE SET "
         "position = EXCLUDED.position, updated_at = EXCLUDED.updated_at, "
-        "commits = %s.commits + 1;\nCOMMIT";
-    tb_buf pipe = TB_BUF_INIT, at = TB_BUF_INIT;
+        "commits = %s.commits + 1, source_commit_at = "
+        "coalesce(EXCLUDED.source_commit_at, %s.source_commit_at);\nCOMMIT";
+    tb_buf pipe = TB_BUF_INIT, at = TB_BUF_INIT, at_ts = TB_BUF_INIT;
     s->context = pos->text;
     if (!s->in_tx) {
         tb_error_set(err, TB_ERR_INTERNAL,
@@ -1602,9 +1603,13 @@ static int op_commit(tb_sink *s, const tb_position *pos, tb_error *err)
     if (rc < 0) goto fail;
     if (tb_pgsql_literal(&pipe, s->pipeline) < 0 ||
         tb_pgsql_literal(&at, pos->text) < 0 ||
+        tb_buf_printf(&at_ts,
+                      pos->commit_us > 0 ? "to_timestamp(%lld.%06lld)" : "NULL",
+                      pos->commit_us / 1000000, pos->commit_us % 1000000) < 0 ||
         tb_buf_printf(&s->deferred, upsert_fmt,
                       (const char *)s->state_name.data, (const char *)pipe.data,
-                      (const char *)at.data,
+                      (const char *)at.data, (const char *)at_ts.data,
+                      (const char *)s->state_name.data,
                       (const char *)s->state_name.data) < 0) {
         nomem(err);
         goto fail;
@@ -1620,11 +1625,13 @@ static int op_commit(tb_sink *s, const tb_position *pos, tb_error *err)
         s->tables[i]->loading = false;
     tb_buf_free(&pipe);
     tb_buf_free(&at);
+    tb_buf_free(&at_ts);
     s->context = NULL;
     return 0;
 fail:
     tb_buf_free(&pipe);
     tb_buf_free(&at);
+    tb_buf_free(&at_ts);
     rollback(s);
     s->context = NULL;
     return -1;
@@ -1707,12 +1714,20 @@ static int ensure_state(tb_sink *s, tb_error *err)
     if (!res) return -1;
     have = PQgetvalue(res, 0, 0)[0] == 't';
     PQclear(res);
-    if (have) return 0;
     tb_buf_reset(b);
+    if (have) {
+        /* State tables of earlier versions lack this column. */
+        PRINTF(b,
+               "ALTER TABLE %s ADD COLUMN IF NOT EXISTS source_commit_at "
+               "timestamptz",
+               state);
+        return run(s, (const char *)b->data, "upgrading the state table", err);
+    }
     PRINTF(b,
            "CREATE TABLE IF NOT EXISTS %s (pipeline text PRIMARY KEY, "
            "position text NOT NULL, updated_at timestamptz NOT NULL DEFAULT "
-           "now(), commits bigint NOT NULL DEFAULT 0)",
+           "now(), commits bigint NOT NULL DEFAULT 0, source_commit_at "
+           "timestamptz)",
            state);
     return run(s, (const char *)b->data, "creating the state table", err);
 oom:
@@ -1844,7 +1859,8 @@ static int op_committed(const tb_config *cfg, tb_position *pos, json_t *info,
     tb_buf_reset(&q);
     if (tb_buf_printf(&q,
                       "SELECT position, updated_at, commits, "
-                      "extract(epoch FROM now() - updated_at) FROM %s "
+                      "extract(epoch FROM now() - updated_at), "
+                      "extract(epoch FROM now() - source_commit_at) FROM %s "
                       "WHERE pipeline = ",
                       (const char *)state.data) < 0 ||
         tb_pgsql_literal(&q, cfg->name) < 0) {
@@ -1863,6 +1879,11 @@ static int op_committed(const tb_config *cfg, tb_position *pos, json_t *info,
                             json_integer(atoll(PQgetvalue(r, 0, 2))));
         json_object_set_new(info, "seconds_since_commit",
                             json_real(atof(PQgetvalue(r, 0, 3))));
+        /* Age of the newest applied change: the lag in seconds while the
+         * target is behind (the caller zeroes it when caught up). */
+        if (!PQgetisnull(r, 0, 4))
+            json_object_set_new(info, "lag_seconds",
+                                json_real(atof(PQgetvalue(r, 0, 4))));
     }
     PQclear(r);
     rc = 0;

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <jansson.h>
 #include <libpq-fe.h>
 #include <signal.h>
 #include <stdio.h>
@@ -488,6 +489,48 @@ static void test_crash_mid_snapshot(void **state)
     assert_same("public.snap", "mirror.snap");
 }
 
+/* `tributary status --json`: positions, slot state, retained WAL, lag. */
+static void test_status(void **state)
+{
+    (void)state;
+    sql(srcdb, "CREATE TABLE public.stat (id int PRIMARY KEY)");
+    write_config("stat", "\"public.stat\"");
+    run_ok();
+    sql(srcdb, "INSERT INTO public.stat SELECT generate_series(1, 10)");
+    run_ok();
+    tu_run r = tu_exec((char *const[]){(char *)tu_bin(), "status", "--json",
+                                       "-c", config_path, NULL});
+    if (r.status != 0) print_error("status failed: %s\n", r.err);
+    assert_int_equal(r.status, 0);
+    json_error_t jerr;
+    json_t *o = json_loads(r.out, 0, &jerr);
+    assert_non_null(o);
+    char *pos = value(dwdb,
+                      "SELECT position FROM mirror._tributary_state "
+                      "WHERE pipeline = 'stat_%d'",
+                      (int)getpid());
+    assert_string_equal(
+        json_string_value(json_object_get(o, "committed_position")), pos);
+    static const char *const keys[] = {
+        "source_wal_lsn",   "slot_confirmed_flush_lsn",
+        "slot_restart_lsn", "retained_wal_bytes",
+        "lag_bytes",        "lag_seconds",
+        "committed_at"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        if (!json_object_get(o, keys[i])) print_error("missing %s\n", keys[i]);
+        assert_non_null(json_object_get(o, keys[i]));
+    }
+    assert_true(json_is_true(json_object_get(o, "slot_exists")));
+    free(pos);
+    json_decref(o);
+    tu_run_free(&r);
+    r = tu_exec(
+        (char *const[]){(char *)tu_bin(), "status", "-c", config_path, NULL});
+    assert_int_equal(r.status, 0);
+    assert_true(tu_contains(r.out, "lag_bytes"));
+    tu_run_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -497,6 +540,7 @@ int main(void)
         cmocka_unit_test(test_no_pk_duplicates),
         cmocka_unit_test(test_partitioned),
         cmocka_unit_test(test_add_drop_column),
+        cmocka_unit_test(test_status),
         cmocka_unit_test(test_sigterm_graceful),
         cmocka_unit_test(test_crash_mid_snapshot),
         cmocka_unit_test(test_big_tx_and_crashes),

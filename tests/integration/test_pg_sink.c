@@ -301,7 +301,7 @@ static void test_open_creates_state(void **state)
     CHECK("1", "SELECT count(*) FROM pg_namespace WHERE nspname = '%s'",
           SCHEMA);
     CHECK("pipeline text,position text,updated_at timestamp with time "
-          "zone,commits bigint",
+          "zone,commits bigint,source_commit_at timestamp with time zone",
           "SELECT string_agg(attname || ' ' || format_type(atttypid, "
           "atttypmod), ',' ORDER BY attnum) FROM pg_attribute WHERE attrelid "
           "= '%s._tributary_state'::regclass AND attnum > 0",
