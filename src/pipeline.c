@@ -85,7 +85,7 @@ static int flush(pipeline *p, tb_error *err)
     p->batches++;
     tb_log_debug("batch committed rows=%lld bytes=%lld position=%s",
                  (long long)p->batch_rows, (long long)p->batch_bytes,
-                 p->committed.text);
+                 p->pending.text);
     p->batch_rows = p->batch_bytes = 0;
     if (p->kops->sync) {
         p->inflight = true;
@@ -325,6 +325,14 @@ int tb_cli_run(const tb_config *cfg, bool once)
         tb_error_clear(&err);
         uint64_t before = p.batches;
         int r = session(&p, once, &end, &have_end, &err);
+        if (r < 0 && p.inflight) {
+            /* Learn whether the commit in flight made it, so the position
+             * reported (and resumed from) is the real one. */
+            tb_error ignore;
+            p.in_batch = false;
+            if (p.sink) p.kops->abort(p.sink);
+            settle(&p, &ignore);
+        }
         end_session(&p);
         if (r == 0) break;
         /* A first start that cannot connect is a setup problem: say so
