@@ -346,6 +346,9 @@ static int prepare_slot(tb_source *s, const tb_position *resume, tb_error *err)
                      "tributary running the same pipeline?); stop it first, "
                      "or use another source.slot",
                      slot, PQgetvalue(r, 0, 0));
+        /* Retriable: after a dropped connection the server may not have
+         * noticed yet that our own previous walsender is gone. */
+        tb_error_retriable(err);
         PQclear(r);
         return -1;
     }

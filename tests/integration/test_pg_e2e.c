@@ -15,6 +15,7 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -531,6 +532,66 @@ static void test_status(void **state)
     tu_run_free(&r);
 }
 
+/* The replication connection is cut while the agent streams: it reconnects
+ * from the committed position and the target ends equal. */
+static void test_reconnect(void **state)
+{
+    (void)state;
+    sql(srcdb, "CREATE TABLE public.recon (id int PRIMARY KEY, v text)");
+    write_config("recon", "\"public.recon\"");
+    run_ok();
+    char *log = NULL;
+    assert_true(asprintf(&log, "%s/recon.log", dir) > 0);
+    int pid = tu_spawn(
+        (char *const[]){(char *)tu_bin(), "run", "-c", config_path, NULL}, log);
+    char slot[64];
+    snprintf(slot, sizeof slot, "tributary_recon_%d", (int)getpid());
+    char *n = NULL;
+    bool ok = true;
+    for (int round = 1; round <= 2 && ok; round++) {
+        sql(srcdb,
+            "INSERT INTO public.recon SELECT g, 'r%d' FROM "
+            "generate_series(%d, %d) g",
+            round, round * 1000, round * 1000 + 499);
+        /* Wait for the rows, then cut the walsender. */
+        for (int i = 0; i < 300; i++) {
+            free(n);
+            n = value(dwdb, "SELECT count(*) FROM mirror.recon");
+            if (atoi(n) == round * 500) break;
+            usleep(50 * 1000);
+        }
+        ok = atoi(n) == round * 500;
+        if (ok)
+            sql("postgres",
+                "SELECT pg_terminate_backend(active_pid) FROM "
+                "pg_replication_slots WHERE slot_name = '%s' AND active_pid "
+                "IS NOT NULL",
+                slot);
+    }
+    /* Changes made while it reconnects arrive too. */
+    sql(srcdb, "INSERT INTO public.recon SELECT g, 'after' FROM "
+               "generate_series(5000, 5099) g");
+    for (int i = 0; ok && i < 400; i++) {
+        free(n);
+        n = value(dwdb, "SELECT count(*) FROM mirror.recon");
+        if (strcmp(n, "1100") == 0) break;
+        usleep(50 * 1000);
+    }
+    kill(pid, SIGTERM);
+    int status = tu_wait(pid);
+    if (!ok || strcmp(n, "1100") != 0 || status != 0) {
+        char *cmd = NULL;
+        if (asprintf(&cmd, "cat %s >&2", log) > 0 && system(cmd) < 0)
+            fprintf(stderr, "cannot show %s\n", log);
+        free(cmd);
+    }
+    assert_string_equal(n, "1100");
+    assert_int_equal(status, 0);
+    free(n);
+    free(log);
+    assert_same("public.recon", "mirror.recon");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -542,6 +603,7 @@ int main(void)
         cmocka_unit_test(test_add_drop_column),
         cmocka_unit_test(test_status),
         cmocka_unit_test(test_sigterm_graceful),
+        cmocka_unit_test(test_reconnect),
         cmocka_unit_test(test_crash_mid_snapshot),
         cmocka_unit_test(test_big_tx_and_crashes),
         cmocka_unit_test(test_memory_big_transaction),
