@@ -182,14 +182,15 @@ my_start() {
     # mariadbd insists on --user when started as root; as anybody else the
     # server simply runs as the current user.
     if is_root; then user=(--user=root); fi
-    mkdir -p "$my"
+    # Its own tmpdir: two bootstraps at once must not share temp files.
+    mkdir -p "$my" "$my/tmp"
     # normal: root@localhost, root@127.0.0.1 and root@::1 get no password
     # (instead of unix_socket auth), so tests can log in over TCP as root.
     # No native AIO (io_uring/libaio): several throwaway servers starting at
     # once can exhaust the kernel's AIO limits and fail InnoDB's start.
     if ! mariadb-install-db --no-defaults "${user[@]}" --datadir="$my/data" \
         --auth-root-authentication-method=normal --skip-test-db \
-        --skip-name-resolve --innodb-use-native-aio=0 \
+        --skip-name-resolve --innodb-use-native-aio=0 --tmpdir="$my/tmp" \
         >"$dir/my-install.log" 2>&1; then
         show_log mariadb-install-db "$dir/my-install.log"
         # The cause is usually an [ERROR] line far above the tail.
@@ -210,7 +211,7 @@ my_start() {
             --binlog-row-metadata=FULL --max-connections=200 \
             --innodb-buffer-pool-size=64M \
             --innodb-flush-log-at-trx-commit=2 \
-            --innodb-use-native-aio=0 \
+            --innodb-use-native-aio=0 --tmpdir="$my/tmp" \
             </dev/null >/dev/null 2>&1 &
         pid=$!
         waited=0
