@@ -16,125 +16,22 @@
  * flushes those inserts, then changes exactly one matching row through a
  * prepared statement.
  */
-#include "pg_sink.h"
+#include "pg_sink_int.h"
 
-#include <libpq-fe.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "pg_conn.h"
-#include "pg_sql.h"
 #include "pg_types.h"
-#include "tb_arena.h"
-#include "tb_buf.h"
 #include "tb_log.h"
 
-/* Flush threshold bounds: batch.max_bytes / 16, clamped into this range. */
-#define FLUSH_MIN (256u * 1024u)
-#define FLUSH_MAX (4u * 1024u * 1024u)
-/* COPY data is handed to libpq in pieces of about this size. */
-#define COPY_CHUNK (256u * 1024u)
-/* A table's key hash keeps at most this many slots across flushes. */
-#define SLOTS_KEEP 65536u
-
-/* Net operation of a buffered row. */
-enum {
-    ROW_INSERT = 'I',  /* table without key: COPY straight into the table */
-    ROW_UPSERT = 'U',  /* full image replaces whatever the target has */
-    ROW_PARTIAL = 'P', /* image with UNCHANGED columns: keep stored ones */
-    ROW_DELETE = 'D',  /* remove the row with this key */
-    ROW_NONE = 'N'     /* inserted and deleted in the batch: nothing to do */
-};
-
-/* One buffered column value, already escaped for COPY text format. */
-typedef struct field {
-    const char *p; /* escaped text in the sink's arena; NULL unless SET */
-    uint32_t len;  /* bytes at p */
-    uint8_t state; /* tb_value_state */
-} field;
-
-/* One buffered row: the net effect of the batch's changes to one key. */
-typedef struct row {
-    struct row *next; /* next row in arrival order */
-    field *f;         /* one field per column of the current shape */
-    uint32_t hash;    /* hash of the key fields */
-    char op;          /* ROW_* */
-    bool fresh;       /* the key's first change in the batch was an insert,
-                         so the target does not hold it (the mirror equals
-                         the source at the batch's start): a full image is
-                         COPYed straight in, without staging or merge */
-} row;
-
-/* One column of the target table as the target has it. */
-typedef struct tcol {
-    char *name;    /* column name */
-    char *type;    /* format_type() of the column */
-    bool has_eq;   /* type has a default btree opclass, so = is defined */
-    bool in_shape; /* the current source shape has this column */
-} tcol;
-
-/* What the sink knows about one target table. */
-typedef struct stable {
-    char *sname;         /* source schema (or db), part of the lookup key */
-    char *tname;         /* source table name = target table name */
-    const tb_table *src; /* the source's shape object last seen */
-    tb_table *shape;     /* our copy of the current shape */
-    int nkeys;           /* key columns; 0 = table without a key */
-    int *keys;           /* shape indexes of the key columns */
-    int *tmap;           /* shape column -> index into tcols */
-    tcol *tcols;         /* the target's columns */
-    int ntcols;          /* number of tcols */
-    bool upsert_ok;      /* a unique index on exactly the key columns */
-    tb_buf qname;        /* "schema"."table", NUL-terminated */
-    char stage[40];      /* name of the staging temp table */
-    bool stage_ready;    /* the staging table has the current shape */
-    unsigned stmt_id;    /* id of the prepared no-key statements, 0 none */
-    tb_arena *arena;     /* the sink's arena: buffered fields and rows */
-    row **slots;         /* open-addressing hash over keys; NULL = free */
-    size_t nslots;       /* power of two, or 0 */
-    size_t nused;        /* occupied slots */
-    row *head, *tail;    /* buffered rows in arrival order */
-    bool loading;        /* a snapshot (op 'r') fills the table in this
-                            transaction: it was emptied once, and snapshot
-                            rows stream into one open COPY (s->copying) */
-} stable;
-
-struct tb_sink {
-    PGconn *conn;            /* the target connection */
-    char *dsn_masked;        /* DSN with the password masked, for messages */
-    char *schema;            /* target schema */
-    char *pipeline;          /* pipeline name, key of the state row */
-    tb_buf state_name;       /* "schema"."_tributary_state" */
-    stable **tables;         /* known tables */
-    int ntables;             /* used entries of tables */
-    int captables;           /* allocated entries of tables */
-    stable *last;            /* table of the previous change (fast path) */
-    bool in_tx;              /* a target transaction is open */
-    bool pending;            /* a commit was sent and its results not read */
-    tb_position pending_pos; /* position that commit stores */
-    tb_position durable;     /* last position known committed, for sync() */
-    bool defer;              /* run_merge() appends to deferred, not executes */
-    struct stable *copying;  /* table whose snapshot COPY is open, or NULL */
-    tb_buf deferred;         /* merge statements sent with the commit */
-    tb_arena arena;      /* buffered rows of all tables; reset by flush_all */
-    size_t flush_at;     /* flush everything when the arena passes this */
-    unsigned seq;        /* source of unique staging / statement names */
-    tb_buf sql;          /* scratch: statement text */
-    tb_buf val;          /* scratch: one formatted value */
-    tb_buf copy;         /* scratch: COPY data being sent */
-    tb_buf params;       /* scratch: NUL-separated statement parameters */
-    size_t *poffs;       /* scratch: parameter offsets into params */
-    const char **pvals;  /* scratch: parameter pointers (NULL = SQL NULL) */
-    int pcap;            /* allocated entries of poffs / pvals */
-    const char *context; /* position being committed, for messages, or NULL */
-};
+static void tables_forget(tb_sink *s);
 
 /* ---------------------------------------------------------------------- */
 /* Errors                                                                 */
 
-static int nomem(tb_error *err)
+int tb_pgsink_nomem(tb_error *err)
 {
     return tb_error_set(err, TB_ERR_NOMEM, "postgres target: out of memory");
 }
@@ -142,8 +39,8 @@ static int nomem(tb_error *err)
 /* Fill err from a failed result (or connection). Connection loss and the
  * SQLSTATE classes that mean "try again" (08 connection, 40 serialization /
  * deadlock, 53 resources, 57P0x shutdown) are retriable. */
-static int pg_fail(tb_sink *s, const PGresult *res, const char *what,
-                   tb_error *err)
+int tb_pgsink_pg_fail(tb_sink *s, const PGresult *res, const char *what,
+                      tb_error *err)
 {
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     const char *msg =
@@ -169,8 +66,6 @@ static int pg_fail(tb_sink *s, const PGresult *res, const char *what,
 }
 
 /* Run one or more statements whose result carries no rows we need. */
-static void tables_forget(tb_sink *s);
-
 /*
  * Read the results of a commit sent by op_commit. The merges, the state row
  * and COMMIT went out as one message so the server works on them while the
@@ -178,7 +73,7 @@ static void tables_forget(tb_sink *s);
  * connection next waits here first. Only the tag "COMMIT" means durable (a
  * failed transaction answers COMMIT with ROLLBACK).
  */
-static int wait_pending(tb_sink *s, tb_error *err)
+int tb_pgsink_wait_pending(tb_sink *s, tb_error *err)
 {
     if (!s->pending) return 0;
     s->pending = false;
@@ -199,7 +94,7 @@ static int wait_pending(tb_sink *s, tb_error *err)
     if (bad || !committed) {
         s->context = s->pending_pos.text;
         if (bad)
-            pg_fail(s, bad, "committing", err);
+            tb_pgsink_pg_fail(s, bad, "committing", err);
         else
             tb_error_set(err, TB_ERR_TARGET,
                          "postgres target %s: the transaction was rolled "
@@ -215,15 +110,14 @@ static int wait_pending(tb_sink *s, tb_error *err)
     return 0;
 }
 
-static int end_copying(tb_sink *s, tb_error *err);
-
-static int run(tb_sink *s, const char *sql, const char *what, tb_error *err)
+int tb_pgsink_run(tb_sink *s, const char *sql, const char *what, tb_error *err)
 {
-    if (end_copying(s, err) < 0 || wait_pending(s, err) < 0) return -1;
+    if (tb_pgsink_end_copying(s, err) < 0 || tb_pgsink_wait_pending(s, err) < 0)
+        return -1;
     PGresult *res = PQexec(s->conn, sql);
     ExecStatusType st = PQresultStatus(res);
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-        pg_fail(s, res, what, err);
+        tb_pgsink_pg_fail(s, res, what, err);
         PQclear(res);
         return -1;
     }
@@ -231,38 +125,26 @@ static int run(tb_sink *s, const char *sql, const char *what, tb_error *err)
     return 0;
 }
 
-/* Run a query with text parameters and return its result (caller clears);
- * NULL with err filled when it failed. */
-static PGresult *query(tb_sink *s, const char *sql, int n,
-                       const char *const *vals, const char *what, tb_error *err)
+/* Run a tb_pgsink_query with text parameters and return its result (caller
+ * clears); NULL with err filled when it failed. */
+PGresult *tb_pgsink_query(tb_sink *s, const char *sql, int n,
+                          const char *const *vals, const char *what,
+                          tb_error *err)
 {
-    if (end_copying(s, err) < 0 || wait_pending(s, err) < 0) return NULL;
+    if (tb_pgsink_end_copying(s, err) < 0 || tb_pgsink_wait_pending(s, err) < 0)
+        return NULL;
     PGresult *res = PQexecParams(s->conn, sql, n, NULL, vals, NULL, NULL, 0);
     ExecStatusType st = PQresultStatus(res);
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-        pg_fail(s, res, what, err);
+        tb_pgsink_pg_fail(s, res, what, err);
         PQclear(res);
         return NULL;
     }
     return res;
 }
 
-/* tb_buf_* return -1 only on OOM; this keeps statement builders short. */
-#define PUT(b, str)                                                            \
-    do {                                                                       \
-        if (tb_buf_puts((b), (str)) < 0) goto oom;                             \
-    } while (0)
-#define PRINTF(b, ...)                                                         \
-    do {                                                                       \
-        if (tb_buf_printf((b), __VA_ARGS__) < 0) goto oom;                     \
-    } while (0)
-#define IDENT(b, name)                                                         \
-    do {                                                                       \
-        if (tb_pgsql_ident((b), (name)) < 0) goto oom;                         \
-    } while (0)
-
 /* Make sure b->data is a NUL-terminated string (also when empty). */
-static int cstr(tb_buf *b)
+int tb_pgsink_cstr(tb_buf *b)
 {
     if (tb_buf_reserve(b, 1) < 0) return -1;
     b->data[b->len] = '\0';
@@ -272,9 +154,9 @@ static int cstr(tb_buf *b)
 /* ---------------------------------------------------------------------- */
 /* Table cache                                                            */
 
-static void table_discard(tb_sink *s, stable *st)
+void tb_pgsink_table_discard(tb_sink *s, stable *st)
 {
-    /* The rows' memory lives in the sink's arena, which flush_all()
+    /* The rows' memory lives in the sink's arena, which tb_pgsink_flush_all()
      * resets; a big hash array is not kept around for a quiet table. */
     (void)s;
     if (st->nslots > SLOTS_KEEP) {
@@ -356,7 +238,7 @@ static stable *table_add(tb_sink *s, const tb_table *t)
     st->tname = strdup(t->name);
     if (!st->sname || !st->tname ||
         tb_pgsql_qualified(&st->qname, s->schema, t->name) < 0 ||
-        cstr(&st->qname) < 0) {
+        tb_pgsink_cstr(&st->qname) < 0) {
         table_free(st);
         return NULL;
     }
@@ -392,15 +274,16 @@ static int read_target(tb_sink *s, stable *st, bool *exists, tb_error *err)
 
     tcols_free(st);
     st->upsert_ok = false;
-    res = query(s, "SELECT to_regclass($1) IS NOT NULL", 1, &name,
-                "looking up the target table", err);
+    res = tb_pgsink_query(s, "SELECT to_regclass($1) IS NOT NULL", 1, &name,
+                          "looking up the target table", err);
     if (!res) goto fail;
     *exists = PQgetvalue(res, 0, 0)[0] == 't';
     PQclear(res);
     res = NULL;
     if (!*exists) return 0;
 
-    res = query(s, cols_sql, 1, &name, "reading the target columns", err);
+    res = tb_pgsink_query(s, cols_sql, 1, &name, "reading the target columns",
+                          err);
     if (!res) goto fail;
     int n = PQntuples(res);
     st->tcols = calloc(n > 0 ? (size_t)n : 1, sizeof *st->tcols);
@@ -419,7 +302,8 @@ static int read_target(tb_sink *s, stable *st, bool *exists, tb_error *err)
     res = NULL;
 
     if (st->nkeys > 0) {
-        res = query(s, idx_sql, 1, &name, "reading the target indexes", err);
+        res = tb_pgsink_query(s, idx_sql, 1, &name,
+                              "reading the target indexes", err);
         if (!res) goto fail;
         /* indkey is "3 1": attnums separated by spaces. The index fits
          * ON CONFLICT when it has exactly the key columns, in any order. */
@@ -451,7 +335,7 @@ static int read_target(tb_sink *s, stable *st, bool *exists, tb_error *err)
     rc = 0;
     goto done;
 oom:
-    nomem(err);
+    tb_pgsink_nomem(err);
 fail:
 done:
     PQclear(res);
@@ -483,9 +367,10 @@ static int create_table(tb_sink *s, stable *st, tb_error *err)
     PUT(b, ")");
     tb_log_info("target: creating table %s (%d columns, %d key columns)",
                 (const char *)st->qname.data, t->ncols, st->nkeys);
-    return run(s, (const char *)b->data, "creating the target table", err);
+    return tb_pgsink_run(s, (const char *)b->data, "creating the target table",
+                         err);
 oom:
-    return nomem(err);
+    return tb_pgsink_nomem(err);
 }
 
 /* ALTER TABLE ADD COLUMN for shape columns the target lacks. */
@@ -512,9 +397,10 @@ static int add_columns(tb_sink *s, stable *st, bool *added, tb_error *err)
         *added = true;
     }
     if (!*added) return 0;
-    return run(s, (const char *)b->data, "adding target columns", err);
+    return tb_pgsink_run(s, (const char *)b->data, "adding target columns",
+                         err);
 oom:
-    return nomem(err);
+    return tb_pgsink_nomem(err);
 }
 
 /* Map the shape's columns onto the target's. */
@@ -523,7 +409,7 @@ static int map_columns(stable *st, tb_error *err)
     const tb_table *t = st->shape;
     free(st->tmap);
     st->tmap = malloc((t->ncols > 0 ? (size_t)t->ncols : 1) * sizeof(int));
-    if (!st->tmap) return nomem(err);
+    if (!st->tmap) return tb_pgsink_nomem(err);
     for (int j = 0; j < st->ntcols; j++)
         st->tcols[j].in_shape = false;
     for (int i = 0; i < t->ncols; i++) {
@@ -544,26 +430,24 @@ static int map_columns(stable *st, tb_error *err)
     return 0;
 }
 
-static int flush_table(tb_sink *s, stable *st, tb_error *err);
-
 /* The prepare op: create or evolve the target table for shape t. */
 static int sink_prepare(tb_sink *s, const tb_table *t, tb_error *err)
 {
     bool exists = false, added = false;
     stable *st = table_find(s, t);
     if (st && st->shape && tb_table_same_shape(st->shape, t)) goto known;
-    if (!st && !(st = table_add(s, t))) return nomem(err);
+    if (!st && !(st = table_add(s, t))) return tb_pgsink_nomem(err);
     /* Buffered rows follow the old shape: write them out first. */
-    if (st->head && flush_table(s, st, err) < 0) return -1;
+    if (st->head && tb_pgsink_flush_table(s, st, err) < 0) return -1;
 
     tb_table *copy = tb_table_clone(t);
-    if (!copy) return nomem(err);
+    if (!copy) return tb_pgsink_nomem(err);
     tb_table_free(st->shape);
     st->shape = copy;
     st->nkeys = tb_table_nkeys(t);
     free(st->keys);
     st->keys = malloc((st->nkeys > 0 ? (size_t)st->nkeys : 1) * sizeof(int));
-    if (!st->keys) return nomem(err);
+    if (!st->keys) return tb_pgsink_nomem(err);
     for (int i = 0, k = 0; i < t->ncols; i++)
         if (t->cols[i].key) st->keys[k++] = i;
 
@@ -617,7 +501,7 @@ static int table_for(tb_sink *s, const tb_table *t, stable **out, tb_error *err)
 /* Buffering                                                              */
 
 /* Kinds whose PostgreSQL text is the value's own bytes. */
-static bool verbatim_kind(tb_kind k)
+bool tb_pgsink_verbatim_kind(tb_kind k)
 {
     return k == TB_KIND_STRING || k == TB_KIND_DECIMAL || k == TB_KIND_UUID ||
            k == TB_KIND_JSON || k == TB_KIND_BITS;
@@ -635,7 +519,7 @@ static int put_field(tb_sink *s, stable *st, const tb_column *col,
     if (f->state != TB_VALUE_SET) return 0;
     const char *text;
     size_t len;
-    if (verbatim_kind(col->kind)) {
+    if (tb_pgsink_verbatim_kind(col->kind)) {
         text = v->u.s ? v->u.s : "";
         len = v->u.s ? v->len : 0;
     } else {
@@ -647,7 +531,7 @@ static int put_field(tb_sink *s, stable *st, const tb_column *col,
     }
     size_t n = tb_pgsql_copy_len(text, len);
     char *dst = tb_arena_alloc(st->arena, n ? n : 1);
-    if (!dst) return nomem(err);
+    if (!dst) return tb_pgsink_nomem(err);
     tb_pgsql_copy_escape(dst, text, len);
     f->p = dst;
     f->len = (uint32_t)n;
@@ -662,7 +546,7 @@ static field *put_image(tb_sink *s, stable *st, const tb_value *vals,
     field *f = tb_arena_alloc(st->arena,
                               (t->ncols ? (size_t)t->ncols : 1) * sizeof *f);
     if (!f) {
-        nomem(err);
+        tb_pgsink_nomem(err);
         return NULL;
     }
     for (int i = 0; i < t->ncols; i++) {
@@ -720,7 +604,7 @@ static int grow_slots(stable *st, tb_error *err)
     st->slots = calloc(n, sizeof *st->slots);
     if (!st->slots) {
         st->slots = old;
-        return nomem(err);
+        return tb_pgsink_nomem(err);
     }
     st->nslots = n;
     for (size_t i = 0; i < oldn; i++)
@@ -733,7 +617,7 @@ static int append_row(stable *st, field *f, uint32_t h, char op, row **out,
                       tb_error *err)
 {
     row *r = tb_arena_alloc(st->arena, sizeof *r);
-    if (!r) return nomem(err);
+    if (!r) return tb_pgsink_nomem(err);
     r->next = NULL;
     r->f = f;
     r->hash = h;
@@ -792,617 +676,6 @@ static int put_keyed(stable *st, field *f, char op, bool insert, tb_error *err)
 }
 
 /* ---------------------------------------------------------------------- */
-/* Flushing                                                               */
-
-static int copy_send(tb_sink *s, tb_error *err)
-{
-    if (s->copy.len == 0) return 0;
-    if (PQputCopyData(s->conn, (const char *)s->copy.data, (int)s->copy.len) !=
-        1)
-        return pg_fail(s, NULL, "sending COPY data", err);
-    tb_buf_reset(&s->copy);
-    return 0;
-}
-
-/* Start COPY with the statement in s->sql. */
-static int copy_begin(tb_sink *s, tb_error *err)
-{
-    if (cstr(&s->sql) < 0) return nomem(err);
-    if (end_copying(s, err) < 0 || wait_pending(s, err) < 0) return -1;
-    PGresult *res = PQexec(s->conn, (const char *)s->sql.data);
-    if (PQresultStatus(res) != PGRES_COPY_IN) {
-        pg_fail(s, res, "starting COPY", err);
-        PQclear(res);
-        return -1;
-    }
-    PQclear(res);
-    tb_buf_reset(&s->copy);
-    return 0;
-}
-
-static int copy_end(tb_sink *s, tb_error *err)
-{
-    int rc = 0;
-    if (copy_send(s, err) < 0) rc = -1;
-    if (PQputCopyEnd(s->conn, rc < 0 ? "aborted" : NULL) != 1 && rc == 0)
-        rc = pg_fail(s, NULL, "ending COPY", err);
-    PGresult *res;
-    while ((res = PQgetResult(s->conn)) != NULL) {
-        if (PQresultStatus(res) != PGRES_COMMAND_OK && rc == 0)
-            rc = pg_fail(s, res, "loading rows with COPY", err);
-        PQclear(res);
-    }
-    return rc;
-}
-
-/* Append one field as COPY text. */
-static int copy_field(tb_buf *b, const field *f)
-{
-    if (f->state != TB_VALUE_SET) return tb_buf_append(b, "\\N", 2);
-    return tb_buf_append(b, f->p, f->len);
-}
-
-/* Column list "a", "b" of the shape, with a prefix per name. */
-/* Finish the snapshot COPY that is open, if any: anything else that uses
- * the connection comes after it. */
-static int end_copying(tb_sink *s, tb_error *err)
-{
-    if (!s->copying) return 0;
-    stable *st = s->copying;
-    s->copying = NULL;
-    if (copy_end(s, err) < 0)
-        return tb_error_prefix(err, "table %s", (const char *)st->qname.data);
-    return 0;
-}
-
-/* One snapshot row straight into the open COPY: no buffering, no arena. */
-static int load_row(tb_sink *s, stable *st, const tb_value *vals, tb_error *err)
-{
-    const tb_table *t = st->shape;
-    tb_buf *c = &s->copy;
-    for (int i = 0; i < t->ncols; i++) {
-        const tb_column *col = &t->cols[i];
-        const tb_value *v = &vals[i];
-        const char *text = "\\N";
-        size_t len = 2;
-        bool escape = false;
-        if (v->state == TB_VALUE_SET && verbatim_kind(col->kind)) {
-            text = v->u.s ? v->u.s : "";
-            len = v->u.s ? v->len : 0;
-            escape = true;
-        } else if (v->state == TB_VALUE_SET) {
-            tb_buf_reset(&s->val);
-            if (tb_pgtype_format_text(col, v, &s->val, err) < 0)
-                return tb_error_prefix(err, "column %s", col->name);
-            text = (const char *)s->val.data;
-            len = s->val.len;
-            escape = true;
-        }
-        /* Room for the worst case (every byte escaped, a separator and the
-         * row's newline), then one pass. */
-        if (tb_buf_reserve(c, 2 * len + 2) < 0) return nomem(err);
-        char *p = (char *)c->data + c->len;
-        if (i) *p++ = '\t';
-        if (escape) {
-            p = tb_pgsql_copy_escape(p, text, len);
-        } else {
-            memcpy(p, text, len);
-            p += len;
-        }
-        c->len = (size_t)(p - (char *)c->data);
-    }
-    if (tb_buf_append(c, "\n", 1) < 0) return nomem(err);
-    return c->len >= COPY_CHUNK ? copy_send(s, err) : 0;
-}
-
-static int shape_cols(tb_buf *b, const stable *st, const char *prefix)
-{
-    for (int i = 0; i < st->shape->ncols; i++) {
-        if (tb_buf_puts(b, i ? ", " : "") < 0 || tb_buf_puts(b, prefix) < 0 ||
-            tb_pgsql_ident(b, st->shape->cols[i].name) < 0)
-            return -1;
-    }
-    return 0;
-}
-
-/* Table without key: its buffered inserts go straight into the table. */
-/* COPY rows straight into the target table: every row (no-key tables,
- * snapshot loads) or, with only_direct, the fresh inserts of a keyed
- * table. */
-static int flush_inserts(tb_sink *s, stable *st, bool only_direct,
-                         tb_error *err)
-{
-    tb_buf *b = &s->sql;
-    tb_buf_reset(b);
-    PRINTF(b, "COPY %s (", (const char *)st->qname.data);
-    if (shape_cols(b, st, "") < 0) goto oom;
-    PUT(b, ") FROM STDIN");
-    if (copy_begin(s, err) < 0) return -1;
-    for (row *r = st->head; r; r = r->next) {
-        if (only_direct && !(r->fresh && r->op == ROW_UPSERT)) continue;
-        for (int i = 0; i < st->shape->ncols; i++) {
-            if ((i && tb_buf_append(&s->copy, "\t", 1) < 0) ||
-                copy_field(&s->copy, &r->f[i]) < 0)
-                goto oom_copy;
-        }
-        if (tb_buf_append(&s->copy, "\n", 1) < 0) goto oom_copy;
-        if (s->copy.len >= COPY_CHUNK && copy_send(s, err) < 0) {
-            copy_end(s, err);
-            return -1;
-        }
-    }
-    return copy_end(s, err);
-oom_copy:
-    nomem(err);
-    copy_end(s, err);
-    return -1;
-oom:
-    return nomem(err);
-}
-
-/* Create the session's staging table for st's shape: op, u (the mask of
- * UNCHANGED columns of a partial image) and c1..cN typed like the target's
- * columns, so COPY parses values once and key joins can use the index. */
-static int stage_create(tb_sink *s, stable *st, tb_error *err)
-{
-    tb_buf *b = &s->sql;
-    tb_buf_reset(b);
-    /* The table of the previous shape, if any, is no longer needed. */
-    if (st->stage[0]) PRINTF(b, "DROP TABLE IF EXISTS pg_temp.%s; ", st->stage);
-    snprintf(st->stage, sizeof st->stage, "_tb_stage_%u", ++s->seq);
-    PRINTF(b, "CREATE TEMP TABLE %s (op \"char\", u text", st->stage);
-    for (int i = 0; i < st->shape->ncols; i++)
-        PRINTF(b, ", c%d %s", i + 1, st->tcols[st->tmap[i]].type);
-    PUT(b, ")");
-    if (run(s, (const char *)b->data, "creating the staging table", err) < 0)
-        return -1;
-    st->stage_ready = true;
-    return 0;
-oom:
-    return nomem(err);
-}
-
-/* "t."k" = s.cN AND ..." */
-static int key_match(tb_buf *b, const stable *st)
-{
-    for (int k = 0; k < st->nkeys; k++) {
-        int i = st->keys[k];
-        if (tb_buf_puts(b, k ? " AND t." : "t.") < 0 ||
-            tb_pgsql_ident(b, st->shape->cols[i].name) < 0 ||
-            tb_buf_printf(b, " = s.c%d", i + 1) < 0)
-            return -1;
-    }
-    return 0;
-}
-
-/* Target columns the shape no longer has: written as NULL from now on. */
-static int dropped_nulls(tb_buf *b, const stable *st, bool *first)
-{
-    for (int j = 0; j < st->ntcols; j++) {
-        if (st->tcols[j].in_shape) continue;
-        if (tb_buf_puts(b, *first ? "" : ", ") < 0 ||
-            tb_pgsql_ident(b, st->tcols[j].name) < 0 ||
-            tb_buf_puts(b, " = NULL") < 0)
-            return -1;
-        *first = false;
-    }
-    return 0;
-}
-
-/* INSERT INTO T (cols) SELECT c1.. FROM stage s WHERE s.op = 'X' */
-static int insert_select(tb_buf *b, const stable *st, char op)
-{
-    if (tb_buf_printf(b, "INSERT INTO %s (", (const char *)st->qname.data) <
-            0 ||
-        shape_cols(b, st, "") < 0 || tb_buf_puts(b, ") SELECT ") < 0)
-        return -1;
-    for (int i = 0; i < st->shape->ncols; i++)
-        if (tb_buf_printf(b, "%ss.c%d", i ? ", " : "", i + 1) < 0) return -1;
-    return tb_buf_printf(b, " FROM %s s WHERE s.op = '%c'", st->stage, op);
-}
-
-/* Build the merge of the staged rows into the target (one round trip). */
-static int merge_sql(tb_buf *b, const stable *st, size_t nd, size_t nu,
-                     size_t np)
-{
-    const char *T = (const char *)st->qname.data;
-    const tb_table *sh = st->shape;
-    tb_buf_reset(b);
-    /* Deletes, and without a usable unique index the rows to be replaced. */
-    if (nd || (nu && !st->upsert_ok)) {
-        PRINTF(b, "DELETE FROM %s t USING %s s WHERE s.op %s AND ", T,
-               st->stage,
-               st->upsert_ok || !nu ? "= 'D'"
-               : nd                 ? "IN ('D', 'U')"
-                                    : "= 'U'");
-        if (key_match(b, st) < 0) goto oom;
-        PUT(b, ";\n");
-    }
-    if (nu) {
-        if (insert_select(b, st, ROW_UPSERT) < 0) goto oom;
-        if (st->upsert_ok) {
-            PUT(b, " ON CONFLICT (");
-            for (int k = 0; k < st->nkeys; k++) {
-                if (k) PUT(b, ", ");
-                IDENT(b, sh->cols[st->keys[k]].name);
-            }
-            PUT(b, ") DO ");
-            size_t mark = b->len;
-            PUT(b, "UPDATE SET ");
-            bool first = true;
-            for (int i = 0; i < sh->ncols; i++) {
-                if (sh->cols[i].key) continue;
-                PUT(b, first ? "" : ", ");
-                IDENT(b, sh->cols[i].name);
-                PUT(b, " = EXCLUDED.");
-                IDENT(b, sh->cols[i].name);
-                first = false;
-            }
-            if (dropped_nulls(b, st, &first) < 0) goto oom;
-            if (first) {
-                b->len = mark;
-                PUT(b, "NOTHING");
-            }
-        }
-        PUT(b, ";\n");
-    }
-    if (np) {
-        /* Partial images: keep the stored value where the mask says the
-         * source did not send one. A row the target lacks gets NULL there:
-         * nothing better exists. */
-        size_t mark = b->len;
-        PRINTF(b, "UPDATE %s t SET ", T);
-        bool first = true;
-        for (int i = 0; i < sh->ncols; i++) {
-            if (sh->cols[i].key) continue;
-            PUT(b, first ? "" : ", ");
-            IDENT(b, sh->cols[i].name);
-            PRINTF(b, " = CASE WHEN substr(s.u, %d, 1) = '1' THEN t.", i + 1);
-            IDENT(b, sh->cols[i].name);
-            PRINTF(b, " ELSE s.c%d END", i + 1);
-            first = false;
-        }
-        if (dropped_nulls(b, st, &first) < 0) goto oom;
-        if (first) {
-            b->len = mark;
-        } else {
-            PRINTF(b, " FROM %s s WHERE s.op = 'P' AND ", st->stage);
-            if (key_match(b, st) < 0) goto oom;
-            PUT(b, ";\n");
-        }
-        if (insert_select(b, st, ROW_PARTIAL) < 0) goto oom;
-        PRINTF(b, " AND NOT EXISTS (SELECT 1 FROM %s t WHERE ", T);
-        if (key_match(b, st) < 0) goto oom;
-        PUT(b, ");\n");
-    }
-    PRINTF(b, "TRUNCATE %s", st->stage);
-    return 0;
-oom:
-    return -1;
-}
-
-/* Keyed table: COPY the net rows into the staging table, then merge. */
-static bool direct(const row *r)
-{
-    return r->fresh && r->op == ROW_UPSERT;
-}
-
-static int flush_keyed(tb_sink *s, stable *st, tb_error *err)
-{
-    size_t nd = 0, nu = 0, np = 0, ndirect = 0, nmerge = 0;
-    const tb_table *sh = st->shape;
-    for (row *r = st->head; r; r = r->next) {
-        ndirect += direct(r);
-        nmerge += !direct(r) && r->op != ROW_NONE;
-    }
-    if (ndirect && flush_inserts(s, st, true, err) < 0) return -1;
-    if (!nmerge) return 0;
-    if (!st->stage_ready && stage_create(s, st, err) < 0) return -1;
-    tb_buf_reset(&s->sql);
-    PRINTF(&s->sql, "COPY %s FROM STDIN", st->stage);
-    if (copy_begin(s, err) < 0) return -1;
-    tb_buf *c = &s->copy;
-    for (row *r = st->head; r; r = r->next) {
-        if (direct(r) || r->op == ROW_NONE) continue;
-        nd += r->op == ROW_DELETE;
-        nu += r->op == ROW_UPSERT;
-        np += r->op == ROW_PARTIAL;
-        if (tb_buf_append(c, &r->op, 1) < 0) goto oom_copy;
-        if (r->op == ROW_PARTIAL) {
-            if (tb_buf_append(c, "\t", 1) < 0) goto oom_copy;
-            for (int i = 0; i < sh->ncols; i++)
-                if (tb_buf_append(
-                        c, r->f[i].state == TB_VALUE_UNCHANGED ? "1" : "0", 1) <
-                    0)
-                    goto oom_copy;
-        } else if (tb_buf_append(c, "\t\\N", 3) < 0) {
-            goto oom_copy;
-        }
-        for (int i = 0; i < sh->ncols; i++) {
-            /* A delete needs its key only. */
-            static const field none = {NULL, 0, TB_VALUE_NULL};
-            const field *f =
-                r->op == ROW_DELETE && !sh->cols[i].key ? &none : &r->f[i];
-            if (tb_buf_append(c, "\t", 1) < 0 || copy_field(c, f) < 0)
-                goto oom_copy;
-        }
-        if (tb_buf_append(c, "\n", 1) < 0) goto oom_copy;
-        if (c->len >= COPY_CHUNK && copy_send(s, err) < 0) {
-            copy_end(s, err);
-            return -1;
-        }
-    }
-    if (copy_end(s, err) < 0) return -1;
-    if (merge_sql(&s->sql, st, nd, nu, np) < 0 || cstr(&s->sql) < 0)
-        return nomem(err);
-    tb_log_debug("target: merging into %s deletes=%zu upserts=%zu "
-                 "partial=%zu",
-                 (const char *)st->qname.data, nd, nu, np);
-    if (s->defer) {
-        /* Sent with the commit (see op_commit). */
-        if (tb_buf_append(&s->deferred, s->sql.data, s->sql.len) < 0 ||
-            tb_buf_puts(&s->deferred, ";\n") < 0)
-            return nomem(err);
-        return 0;
-    }
-    return run(s, (const char *)s->sql.data, "merging staged rows", err);
-oom_copy:
-    nomem(err);
-    copy_end(s, err);
-    return -1;
-oom:
-    return nomem(err);
-}
-
-static int flush_table(tb_sink *s, stable *st, tb_error *err)
-{
-    if (!st->head) return 0;
-    int rc =
-        st->nkeys ? flush_keyed(s, st, err) : flush_inserts(s, st, false, err);
-    table_discard(s, st);
-    if (rc < 0)
-        return tb_error_prefix(err, "table %s", (const char *)st->qname.data);
-    return 0;
-}
-
-static int flush_all(tb_sink *s, tb_error *err)
-{
-    for (int i = 0; i < s->ntables; i++)
-        if (flush_table(s, s->tables[i], err) < 0) return -1;
-    /* Nothing is buffered any more: the memory is reused, not freed. */
-    tb_arena_reset(&s->arena);
-    return 0;
-}
-
-/* ---------------------------------------------------------------------- */
-/* Statements with parameters (tables without key, rare key changes)      */
-
-/* Start a new parameter list. */
-static void params_reset(tb_sink *s)
-{
-    tb_buf_reset(&s->params);
-}
-
-/* Add a parameter: the value's PostgreSQL text, NULL for NULL, or str
- * when str is not NULL. Returns its 1-based number, or -1 on failure. */
-static int param_add(tb_sink *s, int n, const tb_column *col, const tb_value *v,
-                     const char *str, tb_error *err)
-{
-    if (n >= s->pcap) {
-        int cap = s->pcap ? s->pcap * 2 : 64;
-        while (cap <= n)
-            cap *= 2;
-        size_t *o = realloc(s->poffs, (size_t)cap * sizeof *o);
-        if (!o) return nomem(err);
-        s->poffs = o;
-        const char **p = realloc(s->pvals, (size_t)cap * sizeof *p);
-        if (!p) return nomem(err);
-        s->pvals = p;
-        s->pcap = cap;
-    }
-    if (!str && (!v || v->state != TB_VALUE_SET)) {
-        s->poffs[n] = SIZE_MAX;
-        return n + 1;
-    }
-    s->poffs[n] = s->params.len;
-    if (str) {
-        if (tb_buf_puts(&s->params, str) < 0) return nomem(err);
-    } else if (tb_pgtype_format_text(col, v, &s->params, err) < 0) {
-        return tb_error_prefix(err, "column %s", col->name);
-    }
-    if (tb_buf_append(&s->params, "", 1) < 0) return nomem(err);
-    return n + 1;
-}
-
-/* Resolve offsets to pointers once the buffer stopped moving. */
-static const char *const *params_ptrs(tb_sink *s, int n)
-{
-    for (int i = 0; i < n; i++)
-        s->pvals[i] = s->poffs[i] == SIZE_MAX
-                          ? NULL
-                          : (const char *)s->params.data + s->poffs[i];
-    return s->pvals;
-}
-
-/* Mask of '0'/'1' per shape column: 1 where vals[i] is UNCHANGED. */
-static int mask_param(tb_sink *s, stable *st, const tb_value *vals, int n,
-                      tb_error *err)
-{
-    char *m = malloc((size_t)st->shape->ncols + 1);
-    if (!m) return nomem(err);
-    for (int i = 0; i < st->shape->ncols; i++)
-        m[i] = vals && vals[i].state == TB_VALUE_UNCHANGED ? '1' : '0';
-    m[st->shape->ncols] = '\0';
-    int rc = param_add(s, n, NULL, NULL, m, err);
-    free(m);
-    return rc;
-}
-
-/* "WHERE ctid = (SELECT ctid FROM T t WHERE <every column matches> LIMIT 1)"
- * with the before mask in $mask and values from $first on. NULL matches
- * NULL; types without equality compare their text. */
-static int match_one(tb_buf *b, const stable *st, int mask, int first)
-{
-    const char *T = (const char *)st->qname.data;
-    if (tb_buf_printf(b, " WHERE ctid = (SELECT ctid FROM %s t WHERE true", T) <
-        0)
-        return -1;
-    for (int i = 0; i < st->shape->ncols; i++) {
-        const tcol *tc = &st->tcols[st->tmap[i]];
-        if (tb_buf_printf(b, " AND (substr($%d, %d, 1) = '1' OR t.", mask,
-                          i + 1) < 0 ||
-            tb_pgsql_ident(b, tc->name) < 0)
-            return -1;
-        if (tc->has_eq) {
-            if (tb_buf_printf(b, " IS NOT DISTINCT FROM $%d::%s)", first + i,
-                              tc->type) < 0)
-                return -1;
-        } else if (tb_buf_printf(b,
-                                 "::text IS NOT DISTINCT FROM $%d::%s::text)",
-                                 first + i, tc->type) < 0) {
-            return -1;
-        }
-    }
-    return tb_buf_puts(b, " LIMIT 1)");
-}
-
-/* Prepare the delete / update statements of a table without a key. */
-static int prepare_nokey(tb_sink *s, stable *st, tb_error *err)
-{
-    if (st->stmt_id) return 0;
-    const tb_table *sh = st->shape;
-    int n = sh->ncols;
-    unsigned id = ++s->seq;
-    char name[32];
-    tb_buf *b = &s->sql;
-
-    /* DELETE: $1 before mask, $2.. before values. */
-    tb_buf_reset(b);
-    PRINTF(b, "DELETE FROM %s", (const char *)st->qname.data);
-    if (match_one(b, st, 1, 2) < 0 || cstr(b) < 0) goto oom;
-    snprintf(name, sizeof name, "tb_del_%u", id);
-    PGresult *res = PQprepare(s->conn, name, (const char *)b->data, 0, NULL);
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        pg_fail(s, res, "preparing the delete statement", err);
-        PQclear(res);
-        return -1;
-    }
-    PQclear(res);
-
-    /* UPDATE: $1 before mask, $2 after mask, $3.. before values, then the
-     * after values; an UNCHANGED after value keeps the stored one. */
-    tb_buf_reset(b);
-    PRINTF(b, "UPDATE %s SET ", (const char *)st->qname.data);
-    bool first = true;
-    for (int i = 0; i < n; i++) {
-        const tcol *tc = &st->tcols[st->tmap[i]];
-        PUT(b, first ? "" : ", ");
-        IDENT(b, tc->name);
-        PRINTF(b, " = CASE WHEN substr($2, %d, 1) = '1' THEN ", i + 1);
-        IDENT(b, tc->name);
-        PRINTF(b, " ELSE $%d::%s END", 3 + n + i, tc->type);
-        first = false;
-    }
-    if (dropped_nulls(b, st, &first) < 0) goto oom;
-    if (match_one(b, st, 1, 3) < 0 || cstr(b) < 0) goto oom;
-    snprintf(name, sizeof name, "tb_upd_%u", id);
-    res = PQprepare(s->conn, name, (const char *)b->data, 0, NULL);
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        pg_fail(s, res, "preparing the update statement", err);
-        PQclear(res);
-        return -1;
-    }
-    PQclear(res);
-    st->stmt_id = id;
-    return 0;
-oom:
-    return nomem(err);
-}
-
-/* Delete or update exactly one row of a table without a key. */
-static int apply_nokey(tb_sink *s, stable *st, const tb_change *c,
-                       tb_error *err)
-{
-    const tb_table *sh = st->shape;
-    if (!c->before)
-        return tb_error_set(err, TB_ERR_SOURCE,
-                            "%s of a row without its old image (a table "
-                            "without a key needs REPLICA IDENTITY FULL)",
-                            c->op == TB_OP_DELETE ? "delete" : "update");
-    if (flush_table(s, st, err) < 0 || prepare_nokey(s, st, err) < 0) return -1;
-    bool upd = c->op == TB_OP_UPDATE;
-    int n = 0;
-    params_reset(s);
-    if ((n = mask_param(s, st, c->before, n, err)) < 0) return -1;
-    if (upd && (n = mask_param(s, st, c->after, n, err)) < 0) return -1;
-    for (int i = 0; i < sh->ncols; i++)
-        if ((n = param_add(s, n, &sh->cols[i], &c->before[i], NULL, err)) < 0)
-            return -1;
-    for (int i = 0; upd && i < sh->ncols; i++)
-        if ((n = param_add(s, n, &sh->cols[i], &c->after[i], NULL, err)) < 0)
-            return -1;
-    char name[32];
-    snprintf(name, sizeof name, "tb_%s_%u", upd ? "upd" : "del", st->stmt_id);
-    PGresult *res =
-        PQexecPrepared(s->conn, name, n, params_ptrs(s, n), NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        pg_fail(s, res, upd ? "updating a row" : "deleting a row", err);
-        PQclear(res);
-        return -1;
-    }
-    if (strcmp(PQcmdTuples(res), "1") != 0)
-        tb_log_warn("target: %s of a row of %s at %s matched no row",
-                    upd ? "update" : "delete", (const char *)st->qname.data,
-                    c->source.position ? c->source.position : "?");
-    PQclear(res);
-    return 0;
-}
-
-/* A key change whose new image misses values the batch does not hold:
- * flush, then UPDATE the stored row in place so the target supplies them. */
-static int update_key_in_place(tb_sink *s, stable *st, const tb_change *c,
-                               tb_error *err)
-{
-    const tb_table *sh = st->shape;
-    tb_buf *b = &s->sql;
-    int n = 0;
-    if (flush_table(s, st, err) < 0) return -1;
-    params_reset(s);
-    tb_buf_reset(b);
-    PRINTF(b, "UPDATE %s t SET ", (const char *)st->qname.data);
-    bool first = true;
-    for (int i = 0; i < sh->ncols; i++) {
-        if (c->after[i].state == TB_VALUE_UNCHANGED) continue;
-        const tcol *tc = &st->tcols[st->tmap[i]];
-        if ((n = param_add(s, n, &sh->cols[i], &c->after[i], NULL, err)) < 0)
-            return -1;
-        PUT(b, first ? "" : ", ");
-        IDENT(b, tc->name);
-        PRINTF(b, " = $%d::%s", n, tc->type);
-        first = false;
-    }
-    if (dropped_nulls(b, st, &first) < 0) goto oom;
-    PUT(b, " WHERE true");
-    for (int k = 0; k < st->nkeys; k++) {
-        int i = st->keys[k];
-        const tcol *tc = &st->tcols[st->tmap[i]];
-        if ((n = param_add(s, n, &sh->cols[i], &c->before[i], NULL, err)) < 0)
-            return -1;
-        PUT(b, " AND t.");
-        IDENT(b, tc->name);
-        PRINTF(b, " = $%d::%s", n, tc->type);
-    }
-    if (cstr(b) < 0) goto oom;
-    PGresult *res = query(s, (const char *)b->data, n, params_ptrs(s, n),
-                          "changing a primary key", err);
-    if (!res) return -1;
-    PQclear(res);
-    return 0;
-oom:
-    return nomem(err);
-}
-
-/* ---------------------------------------------------------------------- */
 /* Applying changes to keyed tables                                       */
 
 static bool key_set(const stable *st, const field *f)
@@ -1445,7 +718,8 @@ static int apply_keyed(tb_sink *s, stable *st, const tb_change *c,
         row *old = *find_slot(st, b, key_hash(st, b));
         if (old && old->op != ROW_DELETE && old->op != ROW_NONE)
             inherit(st, a, old->f);
-        if (has_unchanged(st, a)) return update_key_in_place(s, st, c, err);
+        if (has_unchanged(st, a))
+            return tb_pgsink_update_key_in_place(s, st, c, err);
         if (put_keyed(st, b, ROW_DELETE, false, err) < 0) return -1;
     }
     return put_keyed(st, a, ROW_UPSERT, c->op == TB_OP_CREATE, err);
@@ -1463,14 +737,14 @@ static int op_apply(tb_sink *s, const tb_change *c, tb_error *err)
     case TB_OP_TRUNCATE:
         /* Whatever the batch holds for the table is erased by the TRUNCATE
          * anyway, so it is dropped rather than written first. */
-        table_discard(s, st);
+        tb_pgsink_table_discard(s, st);
         tb_buf_reset(&s->sql);
         if (tb_buf_printf(&s->sql, "TRUNCATE %s",
                           (const char *)st->qname.data) < 0) {
-            nomem(err);
+            tb_pgsink_nomem(err);
             goto fail;
         }
-        rc = run(s, (const char *)s->sql.data, "truncating", err);
+        rc = tb_pgsink_run(s, (const char *)s->sql.data, "truncating", err);
         break;
     case TB_OP_READ:
         /* A snapshot replaces the table's content: empty it once (in this
@@ -1481,35 +755,36 @@ static int op_apply(tb_sink *s, const tb_change *c, tb_error *err)
             break;
         }
         if (s->copying != st) {
-            if (end_copying(s, err) < 0 || flush_table(s, st, err) < 0)
+            if (tb_pgsink_end_copying(s, err) < 0 ||
+                tb_pgsink_flush_table(s, st, err) < 0)
                 goto fail;
             if (!st->loading) {
                 tb_buf_reset(&s->sql);
                 if (tb_buf_printf(&s->sql, "TRUNCATE %s",
                                   (const char *)st->qname.data) < 0) {
-                    nomem(err);
+                    tb_pgsink_nomem(err);
                     goto fail;
                 }
-                if (run(s, (const char *)s->sql.data, "emptying for a snapshot",
-                        err) < 0)
+                if (tb_pgsink_run(s, (const char *)s->sql.data,
+                                  "emptying for a snapshot", err) < 0)
                     goto fail;
                 st->loading = true;
             }
             tb_buf_reset(&s->sql);
             if (tb_buf_printf(&s->sql, "COPY %s (",
                               (const char *)st->qname.data) < 0 ||
-                shape_cols(&s->sql, st, "") < 0 ||
+                tb_pgsink_shape_cols(&s->sql, st, "") < 0 ||
                 tb_buf_puts(&s->sql, ") FROM STDIN") < 0) {
-                nomem(err);
+                tb_pgsink_nomem(err);
                 goto fail;
             }
-            if (copy_begin(s, err) < 0) goto fail;
+            if (tb_pgsink_copy_begin(s, err) < 0) goto fail;
             s->copying = st;
         }
-        rc = load_row(s, st, c->after, err);
+        rc = tb_pgsink_load_row(s, st, c->after, err);
         break;
     case TB_OP_CREATE:
-        if (end_copying(s, err) < 0) goto fail;
+        if (tb_pgsink_end_copying(s, err) < 0) goto fail;
         if (st->nkeys) {
             rc = apply_keyed(s, st, c, err);
         } else if (!c->after) {
@@ -1522,9 +797,9 @@ static int op_apply(tb_sink *s, const tb_change *c, tb_error *err)
         break;
     case TB_OP_UPDATE:
     case TB_OP_DELETE:
-        if (end_copying(s, err) < 0) goto fail;
-        rc =
-            st->nkeys ? apply_keyed(s, st, c, err) : apply_nokey(s, st, c, err);
+        if (tb_pgsink_end_copying(s, err) < 0) goto fail;
+        rc = st->nkeys ? apply_keyed(s, st, c, err)
+                       : tb_pgsink_apply_nokey(s, st, c, err);
         break;
     default:
         rc = tb_error_set(err, TB_ERR_UNSUPPORTED, "operation '%c'",
@@ -1532,7 +807,8 @@ static int op_apply(tb_sink *s, const tb_change *c, tb_error *err)
     }
     if (rc < 0) goto fail;
     /* Bound memory: write out inside the still-open transaction. */
-    if (s->arena.used >= s->flush_at && flush_all(s, err) < 0) goto fail;
+    if (s->arena.used >= s->flush_at && tb_pgsink_flush_all(s, err) < 0)
+        goto fail;
     return 0;
 fail:
     return tb_error_prefix(err, "%s.%s at %s", src_schema(c->table),
@@ -1545,7 +821,7 @@ static int op_begin(tb_sink *s, tb_error *err)
     if (s->in_tx)
         return tb_error_set(err, TB_ERR_INTERNAL,
                             "postgres target: begin inside a transaction");
-    if (run(s, "BEGIN", "starting a transaction", err) < 0) return -1;
+    if (tb_pgsink_run(s, "BEGIN", "starting a transaction", err) < 0) return -1;
     s->in_tx = true;
     return 0;
 }
@@ -1563,7 +839,7 @@ static void rollback(tb_sink *s)
             PQclear(res);
     }
     /* A commit in flight is not ours to cancel: let it finish. */
-    wait_pending(s, &ignore);
+    tb_pgsink_wait_pending(s, &ignore);
     if (s->in_tx) {
         PGresult *res = PQexec(s->conn, "ROLLBACK");
         PQclear(res);
@@ -1576,8 +852,8 @@ static void rollback(tb_sink *s)
 /*
  * Commit the batch with its position. The staged rows are loaded at once;
  * the merges, the state row and COMMIT are sent as one message and their
- * results read later (wait_pending, or sync() from the core), so the server
- * merges while the agent reads on. Durable only once sync() says so.
+ * results read later (tb_pgsink_wait_pending, or sync() from the core), so the
+ * server merges while the agent reads on. Durable only once sync() says so.
  */
 static int op_commit(tb_sink *s, const tb_position *pos, tb_error *err)
 {
@@ -1595,10 +871,10 @@ static int op_commit(tb_sink *s, const tb_position *pos, tb_error *err)
                      "postgres target: commit without a transaction");
         goto fail;
     }
-    if (end_copying(s, err) < 0) goto fail;
+    if (tb_pgsink_end_copying(s, err) < 0) goto fail;
     tb_buf_reset(&s->deferred);
     s->defer = true;
-    int rc = flush_all(s, err);
+    int rc = tb_pgsink_flush_all(s, err);
     s->defer = false;
     if (rc < 0) goto fail;
     if (tb_pgsql_literal(&pipe, s->pipeline) < 0 ||
@@ -1611,11 +887,11 @@ static int op_commit(tb_sink *s, const tb_position *pos, tb_error *err)
                       (const char *)at.data, (const char *)at_ts.data,
                       (const char *)s->state_name.data,
                       (const char *)s->state_name.data) < 0) {
-        nomem(err);
+        tb_pgsink_nomem(err);
         goto fail;
     }
     if (!PQsendQuery(s->conn, (const char *)s->deferred.data)) {
-        pg_fail(s, NULL, "sending the commit", err);
+        tb_pgsink_pg_fail(s, NULL, "sending the commit", err);
         goto fail;
     }
     s->pending = true;
@@ -1642,7 +918,7 @@ fail:
 static int op_sync(tb_sink *s, tb_position *done, tb_error *err)
 {
     done->text[0] = '\0';
-    if (wait_pending(s, err) < 0) return -1;
+    if (tb_pgsink_wait_pending(s, err) < 0) return -1;
     *done = s->durable;
     s->durable.text[0] = '\0';
     return 0;
@@ -1695,8 +971,9 @@ static int ensure_state(tb_sink *s, tb_error *err)
 {
     const char *schema = s->schema;
     const char *state = (const char *)s->state_name.data;
-    PGresult *res = query(s, "SELECT to_regnamespace($1) IS NOT NULL", 1,
-                          &schema, "looking up the target schema", err);
+    PGresult *res =
+        tb_pgsink_query(s, "SELECT to_regnamespace($1) IS NOT NULL", 1, &schema,
+                        "looking up the target schema", err);
     if (!res) return -1;
     bool have = PQgetvalue(res, 0, 0)[0] == 't';
     PQclear(res);
@@ -1705,12 +982,12 @@ static int ensure_state(tb_sink *s, tb_error *err)
         tb_buf_reset(b);
         PUT(b, "CREATE SCHEMA IF NOT EXISTS ");
         IDENT(b, s->schema);
-        if (run(s, (const char *)b->data, "creating the target schema", err) <
-            0)
+        if (tb_pgsink_run(s, (const char *)b->data,
+                          "creating the target schema", err) < 0)
             return -1;
     }
-    res = query(s, "SELECT to_regclass($1) IS NOT NULL", 1, &state,
-                "looking up the state table", err);
+    res = tb_pgsink_query(s, "SELECT to_regclass($1) IS NOT NULL", 1, &state,
+                          "looking up the state table", err);
     if (!res) return -1;
     have = PQgetvalue(res, 0, 0)[0] == 't';
     PQclear(res);
@@ -1721,7 +998,8 @@ static int ensure_state(tb_sink *s, tb_error *err)
                "ALTER TABLE %s ADD COLUMN IF NOT EXISTS source_commit_at "
                "timestamptz",
                state);
-        return run(s, (const char *)b->data, "upgrading the state table", err);
+        return tb_pgsink_run(s, (const char *)b->data,
+                             "upgrading the state table", err);
     }
     PRINTF(b,
            "CREATE TABLE IF NOT EXISTS %s (pipeline text PRIMARY KEY, "
@@ -1729,9 +1007,10 @@ static int ensure_state(tb_sink *s, tb_error *err)
            "now(), commits bigint NOT NULL DEFAULT 0, source_commit_at "
            "timestamptz)",
            state);
-    return run(s, (const char *)b->data, "creating the state table", err);
+    return tb_pgsink_run(s, (const char *)b->data, "creating the state table",
+                         err);
 oom:
-    return nomem(err);
+    return tb_pgsink_nomem(err);
 }
 
 static int op_open(const tb_config *cfg, tb_position *committed, tb_sink **out,
@@ -1741,7 +1020,7 @@ static int op_open(const tb_config *cfg, tb_position *committed, tb_sink **out,
     PGresult *res = NULL;
     tb_sink *s = calloc(1, sizeof *s);
     *out = NULL;
-    if (!s) return nomem(err);
+    if (!s) return tb_pgsink_nomem(err);
     tb_arena_init(&s->arena, 0);
     committed->text[0] = '\0';
     s->dsn_masked = tb_dsn_mask(cfg->target.dsn ? cfg->target.dsn : "");
@@ -1749,8 +1028,8 @@ static int op_open(const tb_config *cfg, tb_position *committed, tb_sink **out,
     s->pipeline = strdup(cfg->name ? cfg->name : "");
     if (!s->dsn_masked || !s->schema || !s->pipeline ||
         tb_pgsql_qualified(&s->state_name, s->schema, "_tributary_state") < 0 ||
-        cstr(&s->state_name) < 0) {
-        nomem(err);
+        tb_pgsink_cstr(&s->state_name) < 0) {
+        tb_pgsink_nomem(err);
         goto fail;
     }
     int64_t fb = cfg->batch.max_bytes / 16;
@@ -1763,7 +1042,7 @@ static int op_open(const tb_config *cfg, tb_position *committed, tb_sink **out,
     if (!conninfo) goto fail;
     s->conn = PQconnectdb(conninfo);
     if (!s->conn) {
-        nomem(err);
+        tb_pgsink_nomem(err);
         goto fail;
     }
     if (PQstatus(s->conn) != CONNECTION_OK) {
@@ -1781,7 +1060,8 @@ static int op_open(const tb_config *cfg, tb_position *committed, tb_sink **out,
     }
     /* Fixed session settings: values are written in ISO / UTC text and
      * the ::text comparisons of keyless tables need exact float output. */
-    if (run(s,
+    if (tb_pgsink_run(
+            s,
             "SET datestyle = 'ISO, YMD'; SET intervalstyle = 'postgres'; "
             "SET extra_float_digits = 3; SET client_encoding = 'UTF8'; "
             "SET timezone = 'UTC'; SET application_name = 'tributary'; "
@@ -1792,12 +1072,12 @@ static int op_open(const tb_config *cfg, tb_position *committed, tb_sink **out,
     tb_buf_reset(&s->sql);
     if (tb_buf_printf(&s->sql, "SELECT position FROM %s WHERE pipeline = $1",
                       (const char *)s->state_name.data) < 0) {
-        nomem(err);
+        tb_pgsink_nomem(err);
         goto fail;
     }
     const char *name = s->pipeline;
-    res = query(s, (const char *)s->sql.data, 1, &name,
-                "reading the committed position", err);
+    res = tb_pgsink_query(s, (const char *)s->sql.data, 1, &name,
+                          "reading the committed position", err);
     if (!res) goto fail;
     if (PQntuples(res) == 1) {
         const char *p = PQgetvalue(res, 0, 0);

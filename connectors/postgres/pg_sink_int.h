@@ -1,0 +1,159 @@
+/*
+ * pg_sink_int.h - internals shared by the PostgreSQL sink's files:
+ * pg_sink.c (ops, target tables, buffering and collapse, commit),
+ * pg_sink_flush.c (COPY, staging tables and set-based merges) and
+ * pg_sink_nokey.c (tables without a key: one matching row per change).
+ */
+#ifndef TB_PG_SINK_INT_H
+#define TB_PG_SINK_INT_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "pg_sink.h"
+#include "pg_sql.h"
+#include "tb_arena.h"
+#include "tb_buf.h"
+
+/* Flush threshold bounds: batch.max_bytes / 16, clamped into this range. */
+#define FLUSH_MIN (256u * 1024u)
+#define FLUSH_MAX (4u * 1024u * 1024u)
+/* COPY data is handed to libpq in pieces of about this size. */
+#define COPY_CHUNK (256u * 1024u)
+/* A table's key hash keeps at most this many slots across flushes. */
+#define SLOTS_KEEP 65536u
+
+/* Net operation of a buffered row. */
+enum {
+    ROW_INSERT = 'I',  /* table without key: COPY straight into the table */
+    ROW_UPSERT = 'U',  /* full image replaces whatever the target has */
+    ROW_PARTIAL = 'P', /* image with UNCHANGED columns: keep stored ones */
+    ROW_DELETE = 'D',  /* remove the row with this key */
+    ROW_NONE = 'N'     /* inserted and deleted in the batch: nothing to do */
+};
+
+/* One buffered column value, already escaped for COPY text format. */
+typedef struct field {
+    const char *p; /* escaped text in the sink's arena; NULL unless SET */
+    uint32_t len;  /* bytes at p */
+    uint8_t state; /* tb_value_state */
+} field;
+
+/* One buffered row: the net effect of the batch's changes to one key. */
+typedef struct row {
+    struct row *next; /* next row in arrival order */
+    field *f;         /* one field per column of the current shape */
+    uint32_t hash;    /* hash of the key fields */
+    char op;          /* ROW_* */
+    bool fresh;       /* the key's first change in the batch was an insert,
+                         so the target does not hold it (the mirror equals
+                         the source at the batch's start): a full image is
+                         COPYed straight in, without staging or merge */
+} row;
+
+/* One column of the target table as the target has it. */
+typedef struct tcol {
+    char *name;    /* column name */
+    char *type;    /* format_type() of the column */
+    bool has_eq;   /* type has a default btree opclass, so = is defined */
+    bool in_shape; /* the current source shape has this column */
+} tcol;
+
+/* What the sink knows about one target table. */
+typedef struct stable {
+    char *sname;         /* source schema (or db), part of the lookup key */
+    char *tname;         /* source table name = target table name */
+    const tb_table *src; /* the source's shape object last seen */
+    tb_table *shape;     /* our copy of the current shape */
+    int nkeys;           /* key columns; 0 = table without a key */
+    int *keys;           /* shape indexes of the key columns */
+    int *tmap;           /* shape column -> index into tcols */
+    tcol *tcols;         /* the target's columns */
+    int ntcols;          /* number of tcols */
+    bool upsert_ok;      /* a unique index on exactly the key columns */
+    tb_buf qname;        /* "schema"."table", NUL-terminated */
+    char stage[40];      /* name of the staging temp table */
+    bool stage_ready;    /* the staging table has the current shape */
+    unsigned stmt_id;    /* id of the prepared no-key statements, 0 none */
+    tb_arena *arena;     /* the sink's arena: buffered fields and rows */
+    row **slots;         /* open-addressing hash over keys; NULL = free */
+    size_t nslots;       /* power of two, or 0 */
+    size_t nused;        /* occupied slots */
+    row *head, *tail;    /* buffered rows in arrival order */
+    bool loading;        /* a snapshot (op 'r') fills the table in this
+                            transaction: it was emptied once, and snapshot
+                            rows stream into one open COPY (s->copying) */
+} stable;
+
+struct tb_sink {
+    PGconn *conn;            /* the target connection */
+    char *dsn_masked;        /* DSN with the password masked, for messages */
+    char *schema;            /* target schema */
+    char *pipeline;          /* pipeline name, key of the state row */
+    tb_buf state_name;       /* "schema"."_tributary_state" */
+    stable **tables;         /* known tables */
+    int ntables;             /* used entries of tables */
+    int captables;           /* allocated entries of tables */
+    stable *last;            /* table of the previous change (fast path) */
+    bool in_tx;              /* a target transaction is open */
+    bool pending;            /* a commit was sent and its results not read */
+    tb_position pending_pos; /* position that commit stores */
+    tb_position durable;     /* last position known committed, for sync() */
+    bool defer;              /* run_merge() appends to deferred, not executes */
+    struct stable *copying;  /* table whose snapshot COPY is open, or NULL */
+    tb_buf deferred;         /* merge statements sent with the commit */
+    tb_arena arena;      /* buffered rows of all tables; reset by flush_all */
+    size_t flush_at;     /* flush everything when the arena passes this */
+    unsigned seq;        /* source of unique staging / statement names */
+    tb_buf sql;          /* scratch: statement text */
+    tb_buf val;          /* scratch: one formatted value */
+    tb_buf copy;         /* scratch: COPY data being sent */
+    tb_buf params;       /* scratch: NUL-separated statement parameters */
+    size_t *poffs;       /* scratch: parameter offsets into params */
+    const char **pvals;  /* scratch: parameter pointers (NULL = SQL NULL) */
+    int pcap;            /* allocated entries of poffs / pvals */
+    const char *context; /* position being committed, for messages, or NULL */
+};
+
+/* tb_buf_* return -1 only on OOM; this keeps statement builders short. */
+#define PUT(b, str)                                                            \
+    do {                                                                       \
+        if (tb_buf_puts((b), (str)) < 0) goto oom;                             \
+    } while (0)
+#define PRINTF(b, ...)                                                         \
+    do {                                                                       \
+        if (tb_buf_printf((b), __VA_ARGS__) < 0) goto oom;                     \
+    } while (0)
+#define IDENT(b, name)                                                         \
+    do {                                                                       \
+        if (tb_pgsql_ident((b), (name)) < 0) goto oom;                         \
+    } while (0)
+
+/* ---- shared helpers (see their definitions for details) ---- */
+
+int tb_pgsink_apply_nokey(tb_sink *s, stable *st, const tb_change *c,
+                          tb_error *err);
+int tb_pgsink_copy_begin(tb_sink *s, tb_error *err);
+int tb_pgsink_cstr(tb_buf *b);
+int tb_pgsink_dropped_nulls(tb_buf *b, const stable *st, bool *first);
+int tb_pgsink_end_copying(tb_sink *s, tb_error *err);
+int tb_pgsink_flush_all(tb_sink *s, tb_error *err);
+int tb_pgsink_flush_table(tb_sink *s, stable *st, tb_error *err);
+int tb_pgsink_load_row(tb_sink *s, stable *st, const tb_value *vals,
+                       tb_error *err);
+int tb_pgsink_nomem(tb_error *err);
+int tb_pgsink_pg_fail(tb_sink *s, const PGresult *res, const char *what,
+                      tb_error *err);
+PGresult *tb_pgsink_query(tb_sink *s, const char *sql, int n,
+                          const char *const *vals, const char *what,
+                          tb_error *err);
+int tb_pgsink_run(tb_sink *s, const char *sql, const char *what, tb_error *err);
+int tb_pgsink_shape_cols(tb_buf *b, const stable *st, const char *prefix);
+void tb_pgsink_table_discard(tb_sink *s, stable *st);
+int tb_pgsink_update_key_in_place(tb_sink *s, stable *st, const tb_change *c,
+                                  tb_error *err);
+bool tb_pgsink_verbatim_kind(tb_kind k);
+int tb_pgsink_wait_pending(tb_sink *s, tb_error *err);
+
+#endif
