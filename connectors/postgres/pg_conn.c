@@ -88,23 +88,3 @@ PGresult *tb_pgconn_query(PGconn *c, const char *sql, const char *what,
     }
     return r;
 }
-
-int tb_pgconn_quote_ident(tb_buf *out, const char *ident)
-{
-    if (tb_buf_append(out, "\"", 1) < 0) return -1;
-    for (const char *p = ident; *p; p++) {
-        if (*p == '"' && tb_buf_append(out, "\"", 1) < 0) return -1;
-        if (tb_buf_append(out, p, 1) < 0) return -1;
-    }
-    return tb_buf_append(out, "\"", 1);
-}
-
-int tb_pgconn_quote_literal(tb_buf *out, const char *lit)
-{
-    if (tb_buf_append(out, "'", 1) < 0) return -1;
-    for (const char *p = lit; *p; p++) {
-        if (*p == '\'' && tb_buf_append(out, "'", 1) < 0) return -1;
-        if (tb_buf_append(out, p, 1) < 0) return -1;
-    }
-    return tb_buf_append(out, "'", 1);
-}

@@ -39,12 +39,6 @@ int tb_pgconn_exec(PGconn *c, const char *sql, const char *what,
 PGresult *tb_pgconn_query(PGconn *c, const char *sql, const char *what,
                           tb_errcode code, tb_error *err);
 
-/* Append a double-quoted identifier ("a""b") to out. -1 on OOM. */
-int tb_pgconn_quote_ident(tb_buf *out, const char *ident);
-
-/* Append a single-quoted literal ('it''s') to out. -1 on OOM. */
-int tb_pgconn_quote_literal(tb_buf *out, const char *lit);
-
 /* libpq's last error message without the trailing newline, in a static
  * per-connection buffer copy (valid until the next call). */
 const char *tb_pgconn_error(PGconn *c);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "pg_source_int.h"
+#include "pg_sql.h"
 #include "pg_types.h"
 #include "tb_log.h"
 
@@ -195,12 +196,12 @@ static int copy_table(tb_source *s, const tb_emit *emit, pg_rel *rel,
     tb_buf_puts(&q, "COPY (SELECT ");
     for (int i = 0; i < t->ncols; i++) {
         if (i) tb_buf_puts(&q, ", ");
-        tb_pgconn_quote_ident(&q, t->cols[i].name);
+        tb_pgsql_ident(&q, t->cols[i].name);
     }
     tb_buf_puts(&q, " FROM ");
-    tb_pgconn_quote_ident(&q, t->schema);
+    tb_pgsql_ident(&q, t->schema);
     tb_buf_puts(&q, ".");
-    tb_pgconn_quote_ident(&q, t->name);
+    tb_pgsql_ident(&q, t->name);
     tb_buf_puts(&q, ") TO STDOUT");
     PGresult *r = PQexec(s->sql, (char *)q.data);
     tb_buf_free(&q);
@@ -250,8 +251,13 @@ static int copy_table(tb_source *s, const tb_emit *emit, pg_rel *rel,
                 if (p - f == 2 && f[0] == '\\' && f[1] == 'N') {
                     s->row.after[i].state = TB_VALUE_NULL;
                 } else {
-                    size_t len = 0;
-                    char *v = unescape(&s->arena, f, p, &len);
+                    /* Most fields have no escapes: parse them in place
+                     * (the parser copies what it keeps) instead of
+                     * copying them twice. */
+                    size_t len = (size_t)(p - f);
+                    const char *v = memchr(f, '\\', len)
+                                        ? unescape(&s->arena, f, p, &len)
+                                        : f;
                     if (!v)
                         rc = tb_error_set(err, TB_ERR_NOMEM, "out of memory");
                     else if (tb_pgtype_parse_text(&t->cols[i], v, len,

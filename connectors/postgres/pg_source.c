@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "pg_source_int.h"
+#include "pg_sql.h"
 #include "pg_types.h"
 #include "pgwire.h"
 #include "tb_log.h"
@@ -185,7 +186,7 @@ static int ensure_publication(tb_source *s, bool resuming, tb_error *err)
     PGresult *r = NULL;
 
     tb_buf_puts(&q, "SELECT 1 FROM pg_publication WHERE pubname = ");
-    tb_pgconn_quote_literal(&q, pub);
+    tb_pgsql_literal(&q, pub);
     r = tb_pgconn_query(s->sql, (char *)q.data, "looking up the publication",
                         TB_ERR_SOURCE, err);
     if (!r) goto out;
@@ -195,7 +196,7 @@ static int ensure_publication(tb_source *s, bool resuming, tb_error *err)
     tb_buf_reset(&q);
     if (!exists) {
         tb_buf_puts(&q, "CREATE PUBLICATION ");
-        tb_pgconn_quote_ident(&q, pub);
+        tb_pgsql_ident(&q, pub);
         if (whole_schemas(s->cfg) && s->server_version >= 150000) {
             tb_buf_puts(&q, " FOR TABLES IN SCHEMA ");
             for (int p = 0; p < s->cfg->source.ntables; p++) {
@@ -204,15 +205,15 @@ static int ensure_publication(tb_source *s, bool resuming, tb_error *err)
                 snprintf(schema, sizeof schema, "%.*s",
                          (int)(strchr(pat, '.') - pat), pat);
                 if (p) tb_buf_puts(&q, ", ");
-                tb_pgconn_quote_ident(&q, schema);
+                tb_pgsql_ident(&q, schema);
             }
         } else {
             tb_buf_puts(&q, " FOR TABLE ");
             for (int i = 0; i < s->ntables; i++) {
                 if (i) tb_buf_puts(&q, ", ");
-                tb_pgconn_quote_ident(&q, s->tables[i].schema);
+                tb_pgsql_ident(&q, s->tables[i].schema);
                 tb_buf_puts(&q, ".");
-                tb_pgconn_quote_ident(&q, s->tables[i].name);
+                tb_pgsql_ident(&q, s->tables[i].name);
             }
         }
         if (s->server_version >= 130000)
@@ -234,11 +235,11 @@ static int ensure_publication(tb_source *s, bool resuming, tb_error *err)
     for (int i = 0; i < s->ntables; i++) {
         tb_buf_reset(&q);
         tb_buf_puts(&q, "SELECT 1 FROM pg_publication_tables WHERE pubname = ");
-        tb_pgconn_quote_literal(&q, pub);
+        tb_pgsql_literal(&q, pub);
         tb_buf_puts(&q, " AND schemaname = ");
-        tb_pgconn_quote_literal(&q, s->tables[i].schema);
+        tb_pgsql_literal(&q, s->tables[i].schema);
         tb_buf_puts(&q, " AND tablename = ");
-        tb_pgconn_quote_literal(&q, s->tables[i].name);
+        tb_pgsql_literal(&q, s->tables[i].name);
         r = tb_pgconn_query(s->sql, (char *)q.data, "checking the publication",
                             TB_ERR_SOURCE, err);
         if (!r) goto out;
@@ -248,11 +249,11 @@ static int ensure_publication(tb_source *s, bool resuming, tb_error *err)
         if (covered) continue;
         tb_buf_reset(&q);
         tb_buf_puts(&q, "ALTER PUBLICATION ");
-        tb_pgconn_quote_ident(&q, pub);
+        tb_pgsql_ident(&q, pub);
         tb_buf_puts(&q, " ADD TABLE ");
-        tb_pgconn_quote_ident(&q, s->tables[i].schema);
+        tb_pgsql_ident(&q, s->tables[i].schema);
         tb_buf_puts(&q, ".");
-        tb_pgconn_quote_ident(&q, s->tables[i].name);
+        tb_pgsql_ident(&q, s->tables[i].name);
         if (tb_pgconn_exec(s->sql, (char *)q.data,
                            "adding a table to the publication", TB_ERR_SOURCE,
                            err) < 0)
@@ -282,7 +283,7 @@ static int create_slot(tb_source *s, bool export, tb_error *err)
 {
     tb_buf q = TB_BUF_INIT;
     tb_buf_puts(&q, "CREATE_REPLICATION_SLOT ");
-    tb_pgconn_quote_ident(&q, s->cfg->source.slot);
+    tb_pgsql_ident(&q, s->cfg->source.slot);
     tb_buf_puts(&q, export ? " LOGICAL pgoutput EXPORT_SNAPSHOT"
                            : " LOGICAL pgoutput NOEXPORT_SNAPSHOT");
     PGresult *r = PQexec(s->repl, (char *)q.data);
@@ -316,7 +317,7 @@ static int drop_slot(tb_source *s, tb_error *err)
 {
     tb_buf q = TB_BUF_INIT;
     tb_buf_puts(&q, "SELECT pg_drop_replication_slot(");
-    tb_pgconn_quote_literal(&q, s->cfg->source.slot);
+    tb_pgsql_literal(&q, s->cfg->source.slot);
     tb_buf_puts(&q, ")");
     int rc = tb_pgconn_exec(s->sql, (char *)q.data, "dropping the slot",
                             TB_ERR_SOURCE, err);
@@ -333,7 +334,7 @@ static int prepare_slot(tb_source *s, const tb_position *resume, tb_error *err)
     tb_buf_puts(&q, "SELECT active_pid, plugin, database, "
                     "confirmed_flush_lsn FROM pg_replication_slots "
                     "WHERE slot_name = ");
-    tb_pgconn_quote_literal(&q, slot);
+    tb_pgsql_literal(&q, slot);
     PGresult *r =
         tb_pgconn_query(s->sql, (char *)q.data,
                         "looking up the replication slot", TB_ERR_SOURCE, err);
@@ -542,7 +543,7 @@ static int pg_status(const tb_config *cfg, const tb_position *committed,
                     "s.restart_lsn, pg_wal_lsn_diff(pg_current_wal_lsn(), "
                     "s.restart_lsn)::bigint, s.wal_status FROM (SELECT 1) one "
                     "LEFT JOIN pg_replication_slots s ON s.slot_name = ");
-    tb_pgconn_quote_literal(&q, cfg->source.slot);
+    tb_pgsql_literal(&q, cfg->source.slot);
     PGresult *r = tb_pgconn_query(c, (char *)q.data, "reading slot state",
                                   TB_ERR_SOURCE, err);
     tb_buf_free(&q);

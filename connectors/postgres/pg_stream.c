@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "pg_source_int.h"
+#include "pg_sql.h"
 #include "pg_types.h"
 #include "pgwire.h"
 #include "tb_log.h"
@@ -58,14 +59,14 @@ int tb_pgsrc_stream_start(tb_source *s, tb_error *err)
     char lsn[32], pubs[300];
     tb_pgsrc_lsn_text(s->start_lsn, lsn, sizeof lsn);
     tb_buf_puts(&q, "START_REPLICATION SLOT ");
-    tb_pgconn_quote_ident(&q, s->cfg->source.slot);
+    tb_pgsql_ident(&q, s->cfg->source.slot);
     tb_buf_printf(&q, " LOGICAL %s (proto_version '%d', publication_names ",
                   lsn, s->proto);
     tb_buf b = TB_BUF_INIT;
-    tb_pgconn_quote_ident(&b, s->cfg->source.publication);
+    tb_pgsql_ident(&b, s->cfg->source.publication);
     snprintf(pubs, sizeof pubs, "%s", (char *)b.data);
     tb_buf_free(&b);
-    tb_pgconn_quote_literal(&q, pubs);
+    tb_pgsql_literal(&q, pubs);
     if (s->proto >= 2) tb_buf_puts(&q, ", streaming 'on'");
     tb_buf_puts(&q, ")");
     PGresult *r = PQexec(s->repl, (char *)q.data);
