@@ -29,7 +29,9 @@ typedef struct tb_config_source {
     char *publication;   /* postgres: publication name */
     int64_t server_id;   /* mysql: replica server id we present */
     char *snapshot;      /* "initial" or "never" */
-    char *zero_dates;    /* mysql: "null" or "error" */
+    int64_t snapshot_workers;  /* parallel copy connections */
+    int64_t snapshot_chunk_mb; /* split tables into ranges of about this */
+    char *zero_dates;          /* mysql: "null" or "error" */
 } tb_config_source;
 
 typedef struct tb_config_target {

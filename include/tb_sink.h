@@ -14,6 +14,7 @@
 #include "tb_error.h"
 #include "tb_event.h"
 #include "tb_position.h"
+#include "tb_snapshot.h"
 
 #define TB_SINK_ABI 1
 
@@ -36,7 +37,9 @@ typedef struct tb_sink_ops {
     int (*apply)(tb_sink *s, const tb_change *c, tb_error *err);
     /* Write pos with the data and commit. Without a sync op, both are
      * durable on success; with one, the commit may still be in flight and
-     * is durable once sync() reports its position. */
+     * is durable once sync() reports its position. pos NULL: commit
+     * without touching the stored position, durable on return (snapshot
+     * parts, whose progress lives in marks). */
     int (*commit)(tb_sink *s, const tb_position *pos, tb_error *err);
     /* Roll back the open transaction; nothing of it stays. */
     void (*abort)(tb_sink *s);
@@ -50,6 +53,12 @@ typedef struct tb_sink_ops {
      * failed (then nothing of its batch is in the target). Lets the target
      * work on one batch while the core reads the next. */
     int (*sync)(tb_sink *s, tb_position *done, tb_error *err);
+    /* Optional (parallel snapshots): in the open transaction, set mark key
+     * to value; value NULL deletes the key, key NULL deletes every mark of
+     * the pipeline. */
+    int (*mark)(tb_sink *s, const char *key, const char *value, tb_error *err);
+    /* Optional: append every committed mark of the pipeline to out. */
+    int (*marks)(tb_sink *s, tb_marks *out, tb_error *err);
 } tb_sink_ops;
 
 #endif

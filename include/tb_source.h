@@ -14,6 +14,7 @@
 #include "tb_error.h"
 #include "tb_event.h"
 #include "tb_position.h"
+#include "tb_snapshot.h"
 
 #define TB_SOURCE_ABI 1
 
@@ -68,6 +69,23 @@ typedef struct tb_source_ops {
      * position, slot state, retained log, lag behind committed). */
     int (*status)(const tb_config *cfg, const tb_position *committed,
                   json_t *out, tb_error *err);
+    /* Optional: the parallel, resumable initial copy (tb_snapshot.h); NULL
+     * when the source copies nothing or copies inside poll(). Called once
+     * per session after open() with the marks the target holds and the
+     * number of workers configured; fills *plan (nparts 0: nothing to
+     * copy; the arrays stay owned by the source until snapshot_end). The
+     * source also learns from done what its stream must skip. */
+    int (*snapshot_plan)(tb_source *s, const tb_marks *done, int workers,
+                         tb_snap_plan *plan, tb_error *err);
+    /* Copy plan part `part` as worker `worker` (< plan->workers). Called
+     * from worker threads, concurrently for different workers. Emits
+     * begin, rows (op 'r') and commit, whose tx.end.text is the part's mark
+     * value; never emit.table or emit.progress. */
+    int (*snapshot_copy)(tb_source *s, int part, int worker,
+                         const tb_emit *emit, tb_error *err);
+    /* The copy is over (ok: every part committed and plan->end stored):
+     * release the snapshot and the workers' connections. */
+    void (*snapshot_end)(tb_source *s, bool ok);
 } tb_source_ops;
 
 #endif

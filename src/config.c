@@ -77,6 +77,15 @@ static const prop props[] = {
      "initial|never", 0, 0,
      "`initial`: copy existing rows before streaming; `never`: stream "
      "changes only."},
+    {"source.snapshot_workers", PT_INT, F(source.snapshot_workers), "4", false,
+     NULL, NULL, 1, 64,
+     "Tables (and ranges of large tables) copied at once by the initial "
+     "snapshot, each over its own source and target connection."},
+    {"source.snapshot_chunk_mb", PT_INT, F(source.snapshot_chunk_mb), "64",
+     false, NULL, NULL, 1, 1048576,
+     "A table larger than this is copied in ranges of about this size "
+     "(PostgreSQL: ctid ranges; MySQL: primary-key ranges), so one large "
+     "table also uses several workers."},
     {"source.zero_dates", PT_CHOICE, F(source.zero_dates), "null", false,
      "mysql", "null|error", 0, 0,
      "MySQL zero dates such as `0000-00-00`: `null` stores NULL and counts a "

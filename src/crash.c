@@ -2,14 +2,15 @@
 #include "tb_crash.h"
 
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-static int armed = -1;  /* -1 unknown, 0 off, 1 on */
-static char point[128]; /* name from TB_CRASH_AT */
-static long target = 1; /* crash on this hit */
-static long hits;       /* hits so far */
+static int armed = -1;   /* -1 unknown, 0 off, 1 on */
+static char point[128];  /* name from TB_CRASH_AT */
+static long target = 1;  /* crash on this hit */
+static atomic_long hits; /* hits so far (snapshot workers are threads) */
 
 void tb_crash_point(const char *name)
 {
@@ -26,7 +27,7 @@ void tb_crash_point(const char *name)
         if (target < 1) target = 1;
     }
     if (strcmp(point, name) != 0) return;
-    if (++hits < target) return;
+    if (atomic_fetch_add(&hits, 1) + 1 < target) return;
     static const char msg[] = "tb_crash_point: SIGKILL\n";
     (void)!write(2, msg, sizeof msg - 1);
     kill(getpid(), SIGKILL);

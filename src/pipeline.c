@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "snapshot.h"
 #include "tb_avro.h"
 #include "tb_buf.h"
 #include "tb_connectors.h"
@@ -237,6 +238,19 @@ static int session(pipeline *p, bool once, tb_position *end, bool *have_end,
                 p->committed.text[0] ? p->committed.text : "(none: first run)");
     if (p->sops->open(cfg, &p->committed, &p->src, err) < 0) return -1;
     p->connected = true;
+    /* The initial copy (or what an interrupted one left), in parallel,
+     * before anything streams. */
+    const tb_snapshot_ctx snap = {cfg,     p->sops,  p->src, p->kops,
+                                  p->sink, on_table, p};
+    tb_position copied;
+    int sr = tb_snapshot_run(&snap, &copied, err);
+    if (sr < 0) return -1;
+    if (sr > 0) return 0; /* stop requested mid-copy */
+    if (copied.text[0]) {
+        p->committed = copied;
+        p->batches++;
+        if (p->sops->ack(p->src, &p->committed, err) < 0) return -1;
+    }
     if (once && !*have_end) {
         if (p->sops->current(p->src, end, err) < 0) return -1;
         *have_end = true;

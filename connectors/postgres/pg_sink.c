@@ -747,9 +747,10 @@ static int op_apply(tb_sink *s, const tb_change *c, tb_error *err)
         rc = tb_pgsink_run(s, (const char *)s->sql.data, "truncating", err);
         break;
     case TB_OP_READ:
-        /* A snapshot replaces the table's content: empty it once (in this
-         * transaction, so a failed load changes nothing) and COPY the rows
-         * in directly, the fastest way PostgreSQL loads a table. */
+        /* Snapshot rows go into a table the core emptied before the copy
+         * began (parts of one table load concurrently, so no part may
+         * empty it): COPY them in directly, the fastest way PostgreSQL
+         * loads a table. */
         if (!c->after) {
             rc = tb_error_set(err, TB_ERR_SOURCE, "snapshot row without row");
             break;
@@ -758,18 +759,6 @@ static int op_apply(tb_sink *s, const tb_change *c, tb_error *err)
             if (tb_pgsink_end_copying(s, err) < 0 ||
                 tb_pgsink_flush_table(s, st, err) < 0)
                 goto fail;
-            if (!st->loading) {
-                tb_buf_reset(&s->sql);
-                if (tb_buf_printf(&s->sql, "TRUNCATE %s",
-                                  (const char *)st->qname.data) < 0) {
-                    tb_pgsink_nomem(err);
-                    goto fail;
-                }
-                if (tb_pgsink_run(s, (const char *)s->sql.data,
-                                  "emptying for a snapshot", err) < 0)
-                    goto fail;
-                st->loading = true;
-            }
             tb_buf_reset(&s->sql);
             if (tb_buf_printf(&s->sql, "COPY %s (",
                               (const char *)st->qname.data) < 0 ||
@@ -865,7 +854,7 @@ static int op_commit(tb_sink *s, const tb_position *pos, tb_error *err)
         "commits = %s.commits + 1, source_commit_at = "
         "coalesce(EXCLUDED.source_commit_at, %s.source_commit_at);\nCOMMIT";
     tb_buf pipe = TB_BUF_INIT, at = TB_BUF_INIT, at_ts = TB_BUF_INIT;
-    s->context = pos->text;
+    s->context = pos ? pos->text : "snapshot part";
     if (!s->in_tx) {
         tb_error_set(err, TB_ERR_INTERNAL,
                      "postgres target: commit without a transaction");
@@ -877,6 +866,25 @@ static int op_commit(tb_sink *s, const tb_position *pos, tb_error *err)
     int rc = tb_pgsink_flush_all(s, err);
     s->defer = false;
     if (rc < 0) goto fail;
+    if (!pos) {
+        /* A snapshot part: its progress is in the marks written in this
+         * transaction; the pipeline position stays. Durable on return. */
+        if (tb_buf_puts(&s->deferred, "COMMIT") < 0) {
+            tb_pgsink_nomem(err);
+            goto fail;
+        }
+        if (!PQsendQuery(s->conn, (const char *)s->deferred.data)) {
+            tb_pgsink_pg_fail(s, NULL, "sending the commit", err);
+            goto fail;
+        }
+        s->pending = true;
+        s->pending_pos.text[0] = '\0';
+        s->in_tx = false;
+        rc = tb_pgsink_wait_pending(s, err);
+        s->durable.text[0] = '\0';
+        s->context = NULL;
+        return rc;
+    }
     if (tb_pgsql_literal(&pipe, s->pipeline) < 0 ||
         tb_pgsql_literal(&at, pos->text) < 0 ||
         tb_buf_printf(&at_ts,
@@ -897,8 +905,6 @@ static int op_commit(tb_sink *s, const tb_position *pos, tb_error *err)
     s->pending = true;
     s->pending_pos = *pos;
     s->in_tx = false;
-    for (int i = 0; i < s->ntables; i++)
-        s->tables[i]->loading = false;
     tb_buf_free(&pipe);
     tb_buf_free(&at);
     tb_buf_free(&at_ts);
@@ -911,6 +917,68 @@ fail:
     rollback(s);
     s->context = NULL;
     return -1;
+}
+
+/* Set or delete a mark in the open transaction (see tb_sink_ops.mark). */
+static int op_mark(tb_sink *s, const char *key, const char *value,
+                   tb_error *err)
+{
+    const char *params[3] = {s->pipeline, key, value};
+    const char *name = (const char *)s->marks_name.data;
+    PGresult *res;
+    if (!s->in_tx)
+        return tb_error_set(err, TB_ERR_INTERNAL,
+                            "postgres target: mark without a transaction");
+    tb_buf_reset(&s->sql);
+    if (!key) {
+        PRINTF(&s->sql, "DELETE FROM %s WHERE pipeline = $1", name);
+    } else if (!value) {
+        PRINTF(&s->sql, "DELETE FROM %s WHERE pipeline = $1 AND key = $2",
+               name);
+    } else {
+        PRINTF(&s->sql,
+               "INSERT INTO %s (pipeline, key, value) VALUES ($1, $2, $3) "
+               "ON CONFLICT (pipeline, key) DO UPDATE SET value = "
+               "EXCLUDED.value, updated_at = clock_timestamp()",
+               name);
+    }
+    res = tb_pgsink_query(s, (const char *)s->sql.data,
+                          !key     ? 1
+                          : !value ? 2
+                                   : 3,
+                          params, "writing snapshot progress", err);
+    if (!res) return -1;
+    PQclear(res);
+    return 0;
+oom:
+    return tb_pgsink_nomem(err);
+}
+
+/* Read every committed mark of the pipeline (see tb_sink_ops.marks). */
+static int op_marks(tb_sink *s, tb_marks *out, tb_error *err)
+{
+    const char *name = s->pipeline;
+    tb_buf_reset(&s->sql);
+    PRINTF(&s->sql,
+           "SELECT key, value FROM %s WHERE pipeline = $1 ORDER BY key",
+           (const char *)s->marks_name.data);
+    PGresult *res = tb_pgsink_query(s, (const char *)s->sql.data, 1, &name,
+                                    "reading snapshot progress", err);
+    if (!res) return -1;
+    for (int i = 0; i < PQntuples(res); i++) {
+        if (tb_marks_add(out, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1)) <
+            0) {
+            PQclear(res);
+            return tb_error_set(err, TB_ERR_TARGET,
+                                "postgres target %s: snapshot mark %s too "
+                                "long or out of memory",
+                                s->dsn_masked, PQgetvalue(res, i, 0));
+        }
+    }
+    PQclear(res);
+    return 0;
+oom:
+    return tb_pgsink_nomem(err);
 }
 
 /* Wait for the commit in flight; *done gets the position now durable ("" if
@@ -941,6 +1009,7 @@ static void op_close(tb_sink *s)
     free(s->pipeline);
     tb_arena_free(&s->arena);
     tb_buf_free(&s->state_name);
+    tb_buf_free(&s->marks_name);
     tb_buf_free(&s->sql);
     tb_buf_free(&s->val);
     tb_buf_free(&s->copy);
@@ -998,16 +1067,35 @@ static int ensure_state(tb_sink *s, tb_error *err)
                "ALTER TABLE %s ADD COLUMN IF NOT EXISTS source_commit_at "
                "timestamptz",
                state);
-        return tb_pgsink_run(s, (const char *)b->data,
-                             "upgrading the state table", err);
+        if (tb_pgsink_run(s, (const char *)b->data, "upgrading the state table",
+                          err) < 0)
+            return -1;
+    } else {
+        PRINTF(b,
+               "CREATE TABLE IF NOT EXISTS %s (pipeline text PRIMARY KEY, "
+               "position text NOT NULL, updated_at timestamptz NOT NULL "
+               "DEFAULT now(), commits bigint NOT NULL DEFAULT 0, "
+               "source_commit_at timestamptz)",
+               state);
+        if (tb_pgsink_run(s, (const char *)b->data, "creating the state table",
+                          err) < 0)
+            return -1;
     }
+    /* Snapshot progress: one row per finished part (tb_snapshot.h). */
+    const char *marks = (const char *)s->marks_name.data;
+    res = tb_pgsink_query(s, "SELECT to_regclass($1) IS NOT NULL", 1, &marks,
+                          "looking up the marks table", err);
+    if (!res) return -1;
+    have = PQgetvalue(res, 0, 0)[0] == 't';
+    PQclear(res);
+    if (have) return 0;
+    tb_buf_reset(b);
     PRINTF(b,
-           "CREATE TABLE IF NOT EXISTS %s (pipeline text PRIMARY KEY, "
-           "position text NOT NULL, updated_at timestamptz NOT NULL DEFAULT "
-           "now(), commits bigint NOT NULL DEFAULT 0, source_commit_at "
-           "timestamptz)",
-           state);
-    return tb_pgsink_run(s, (const char *)b->data, "creating the state table",
+           "CREATE TABLE IF NOT EXISTS %s (pipeline text NOT NULL, key text "
+           "NOT NULL, value text NOT NULL, updated_at timestamptz NOT NULL "
+           "DEFAULT clock_timestamp(), PRIMARY KEY (pipeline, key))",
+           marks);
+    return tb_pgsink_run(s, (const char *)b->data, "creating the marks table",
                          err);
 oom:
     return tb_pgsink_nomem(err);
@@ -1028,7 +1116,9 @@ static int op_open(const tb_config *cfg, tb_position *committed, tb_sink **out,
     s->pipeline = strdup(cfg->name ? cfg->name : "");
     if (!s->dsn_masked || !s->schema || !s->pipeline ||
         tb_pgsql_qualified(&s->state_name, s->schema, "_tributary_state") < 0 ||
-        tb_pgsink_cstr(&s->state_name) < 0) {
+        tb_pgsink_cstr(&s->state_name) < 0 ||
+        tb_pgsql_qualified(&s->marks_name, s->schema, "_tributary_marks") < 0 ||
+        tb_pgsink_cstr(&s->marks_name) < 0) {
         tb_pgsink_nomem(err);
         goto fail;
     }
@@ -1188,4 +1278,6 @@ const tb_sink_ops tb_pg_sink_ops = {
     .close = op_close,
     .committed = op_committed,
     .sync = op_sync,
+    .mark = op_mark,
+    .marks = op_marks,
 };

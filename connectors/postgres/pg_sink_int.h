@@ -81,9 +81,6 @@ typedef struct stable {
     size_t nslots;       /* power of two, or 0 */
     size_t nused;        /* occupied slots */
     row *head, *tail;    /* buffered rows in arrival order */
-    bool loading;        /* a snapshot (op 'r') fills the table in this
-                            transaction: it was emptied once, and snapshot
-                            rows stream into one open COPY (s->copying) */
 } stable;
 
 struct tb_sink {
@@ -92,6 +89,7 @@ struct tb_sink {
     char *schema;            /* target schema */
     char *pipeline;          /* pipeline name, key of the state row */
     tb_buf state_name;       /* "schema"."_tributary_state" */
+    tb_buf marks_name;       /* "schema"."_tributary_marks" */
     stable **tables;         /* known tables */
     int ntables;             /* used entries of tables */
     int captables;           /* allocated entries of tables */
