@@ -655,6 +655,7 @@ static int put_numeric_text(tb_buf *out, const char *s, size_t n, tb_error *err)
         neg = false;
     }
     numeric_head(q, nd, weight, neg ? NUMERIC_NEG : NUMERIC_POS, (int)nf);
+    wr32(q - 4, 8 + 2 * (uint32_t)nd); /* zero groups were dropped */
     out->len += 8 + 2 * (size_t)nd;
     out->data[out->len] = '\0';
     return 0;
