@@ -246,6 +246,20 @@ fail:
     return -1;
 }
 
+/* Store the plan's end as the pipeline position, durably. */
+static int commit_end(const tb_snapshot_ctx *c, const tb_snap_plan *plan,
+                      tb_position *end, tb_error *err)
+{
+    if (c->kops->begin(c->sink, err) < 0) return -1;
+    if (c->kops->commit(c->sink, &plan->end, err) < 0) return -1;
+    if (c->kops->sync) {
+        tb_position durable;
+        if (c->kops->sync(c->sink, &durable, err) < 0) return -1;
+    }
+    *end = plan->end;
+    return 0;
+}
+
 int tb_snapshot_run(const tb_snapshot_ctx *c, tb_position *end, tb_error *err)
 {
     tb_marks done = {0};
@@ -270,7 +284,9 @@ int tb_snapshot_run(const tb_snapshot_ctx *c, tb_position *end, tb_error *err)
         goto out;
     planned = true;
     if (plan.nparts == 0 && plan.ntables == 0) {
-        rc = 0;
+        /* Nothing (left) to copy; an interrupted copy whose parts all made
+         * it still needs its position stored. */
+        rc = plan.end.text[0] ? commit_end(c, &plan, end, err) : 0;
         goto out;
     }
     for (int i = 0; i < plan.ntables; i++)
@@ -335,14 +351,7 @@ int tb_snapshot_run(const tb_snapshot_ctx *c, tb_position *end, tb_error *err)
                 (double)(mono_us() - start) / 1e6);
     /* Every part is in: the pipeline position moves to where the stream
      * starts. */
-    if (c->kops->begin(c->sink, err) < 0) goto out_lock;
-    if (c->kops->commit(c->sink, &plan.end, err) < 0) goto out_lock;
-    if (c->kops->sync) {
-        tb_position durable;
-        if (c->kops->sync(c->sink, &durable, err) < 0) goto out_lock;
-    }
-    *end = plan.end;
-    rc = 0;
+    rc = commit_end(c, &plan, end, err);
 out_lock:
     pthread_mutex_destroy(&r.lock);
 out:

@@ -279,7 +279,7 @@ out:
 
 /* Create the slot on the replication connection; with export, keep the
  * snapshot for the initial copy. */
-static int create_slot(tb_source *s, bool export, tb_error *err)
+int tb_pgsrc_create_slot(tb_source *s, bool export, tb_error *err)
 {
     tb_buf q = TB_BUF_INIT;
     tb_buf_puts(&q, "CREATE_REPLICATION_SLOT ");
@@ -313,7 +313,7 @@ static int create_slot(tb_source *s, bool export, tb_error *err)
     return 0;
 }
 
-static int drop_slot(tb_source *s, tb_error *err)
+int tb_pgsrc_drop_slot(tb_source *s, tb_error *err)
 {
     tb_buf q = TB_BUF_INIT;
     tb_buf_puts(&q, "SELECT pg_drop_replication_slot(");
@@ -353,6 +353,9 @@ static int prepare_slot(tb_source *s, const tb_position *resume, tb_error *err)
         PQclear(r);
         return -1;
     }
+    char flush[32] = "";
+    if (exists && !PQgetisnull(r, 0, 3))
+        snprintf(flush, sizeof flush, "%s", PQgetvalue(r, 0, 3));
     if (exists && (strcmp(PQgetvalue(r, 0, 1), "pgoutput") != 0 ||
                    strcmp(PQgetvalue(r, 0, 2), s->dbname) != 0)) {
         tb_error_set(err, TB_ERR_SOURCE,
@@ -383,28 +386,27 @@ static int prepare_slot(tb_source *s, const tb_position *resume, tb_error *err)
         s->start_lsn = s->resume_lsn;
         return 0;
     }
-    if (exists && !snapshot) {
-        /* No snapshot wanted: stream from wherever the slot stands (e.g. a
-         * slot made with pg_copy_logical_replication_slot). */
-        tb_log_info("using existing replication slot %s (snapshot: never)",
-                    slot);
-        s->start_lsn = 0; /* the server starts at the slot's position */
-        s->resume_lsn = 0;
+    if (!snapshot) {
+        if (exists) {
+            /* No snapshot wanted: stream from wherever the slot stands
+             * (e.g. a slot made with pg_copy_logical_replication_slot). */
+            tb_log_info("using existing replication slot %s (snapshot: never)",
+                        slot);
+            s->start_lsn = 0; /* the server starts at the slot's position */
+            s->resume_lsn = 0;
+            return 0;
+        }
+        if (tb_pgsrc_create_slot(s, false, err) < 0) return -1;
+        s->start_lsn = s->resume_lsn = s->consistent_lsn;
         return 0;
     }
-    if (exists) {
-        /* A slot without any committed position in the target: an earlier
-         * run stopped before its first commit (e.g. mid-snapshot). Nothing
-         * was acknowledged, so the slot is recreated for a fresh snapshot. */
-        tb_log_warn("replication slot %s exists but the target has no "
-                    "committed position: recreating it%s",
-                    slot, snapshot ? " for a fresh snapshot" : "");
-        if (drop_slot(s, err) < 0) return -1;
-    }
-    if (create_slot(s, snapshot, err) < 0) return -1;
-    s->need_snapshot = snapshot;
-    s->start_lsn = s->consistent_lsn;
-    s->resume_lsn = s->consistent_lsn;
+    /* A copy is needed: fresh, or resuming one an earlier run left. Which
+     * one is decided in snapshot_plan, once the target's marks are known
+     * (the slot is kept or recreated there). */
+    s->need_snapshot = true;
+    s->slot_exists = exists;
+    if (exists && tb_pgwire_lsn_parse(flush, &s->slot_flush, err) < 0)
+        return tb_error_prefix(err, "slot %s confirmed_flush_lsn", slot);
     return 0;
 }
 
@@ -461,11 +463,9 @@ static int pg_poll(tb_source *s, const tb_emit *emit, int timeout_ms,
                    tb_error *err)
 {
     tb_arena_reset(&s->arena);
-    if (s->need_snapshot) {
-        if (tb_pgsrc_snapshot(s, emit, err) < 0) return -1;
-        s->need_snapshot = false;
-        return 0;
-    }
+    if (s->need_snapshot)
+        return tb_error_set(err, TB_ERR_INTERNAL,
+                            "postgres source: streaming before the snapshot");
     if (!s->streaming && tb_pgsrc_stream_start(s, err) < 0) return -1;
     return tb_pgsrc_stream_poll(s, emit, timeout_ms, err);
 }
@@ -511,6 +511,8 @@ static void pg_close(tb_source *s)
         tb_pgsrc_send_status(s, false, &e);
         PQputCopyEnd(s->repl, NULL);
     }
+    tb_pgsrc_snapshot_end(s, false);
+    free(s->skips);
     PQfinish(s->repl);
     PQfinish(s->sql);
     tb_pgsrc_streams_free(s);
@@ -600,4 +602,7 @@ const tb_source_ops tb_pg_source_ops = {
     .ack = pg_ack,
     .close = pg_close,
     .status = pg_status,
+    .snapshot_plan = tb_pgsrc_snapshot_plan,
+    .snapshot_copy = tb_pgsrc_snapshot_copy,
+    .snapshot_end = tb_pgsrc_snapshot_end,
 };

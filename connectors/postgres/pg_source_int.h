@@ -32,6 +32,15 @@ typedef struct pg_rel {
     bool announced;  /* table passed to emit->table since its last change */
 } pg_rel;
 
+/* A table whose copy already holds its transactions committing before
+ * lsn (copied from a later snapshot than where the stream starts). */
+typedef struct pg_skip {
+    uint32_t relid; /* relation OID */
+    uint64_t lsn;   /* skip its changes in transactions committing before */
+} pg_skip;
+
+typedef struct pg_snap pg_snap; /* a snapshot in progress (pg_snapshot.c) */
+
 /* A streamed (protocol 2) transaction spilled to local disk. */
 typedef struct pg_stream_tx {
     uint32_t xid;      /* top-level xid */
@@ -78,8 +87,13 @@ struct tb_source {
     pg_stream_tx *cur_stream; /* between Stream Start and Stream Stop */
     /* snapshot */
     bool need_snapshot;      /* copy tables before streaming */
+    bool slot_exists;        /* the slot existed at open (no position) */
+    uint64_t slot_flush;     /* its confirmed_flush_lsn then */
     char snapshot_name[64];  /* exported snapshot */
     uint64_t consistent_lsn; /* slot's consistent point */
+    pg_snap *snap;           /* the copy in progress, or NULL */
+    pg_skip *skips;          /* per-table skip LSNs for the stream */
+    int nskips, capskips;
 };
 
 /* Format an LSN as PostgreSQL prints it. buf needs 18 bytes. */
@@ -111,9 +125,21 @@ int tb_pgsrc_stream_poll(tb_source *s, const tb_emit *emit, int timeout_ms,
 /* Send a standby status update (flush = acked_lsn). */
 int tb_pgsrc_send_status(tb_source *s, bool reply, tb_error *err);
 
-/* Copy all configured tables inside the exported snapshot, emitting one
- * source transaction ending at the consistent point. */
-int tb_pgsrc_snapshot(tb_source *s, const tb_emit *emit, tb_error *err);
+/* tb_source_ops.snapshot_plan / snapshot_copy / snapshot_end. */
+int tb_pgsrc_snapshot_plan(tb_source *s, const tb_marks *done, int workers,
+                           tb_snap_plan *plan, tb_error *err);
+int tb_pgsrc_snapshot_copy(tb_source *s, int part, int worker,
+                           const tb_emit *emit, tb_error *err);
+void tb_pgsrc_snapshot_end(tb_source *s, bool ok);
+
+/* LSN before which relid's transactions are skipped (its copy holds
+ * them); 0 when none. */
+uint64_t tb_pgsrc_skip_lsn(const tb_source *s, uint32_t relid);
+
+/* Create the slot on the replication connection (export: keep its
+ * snapshot for the copy); drop it. */
+int tb_pgsrc_create_slot(tb_source *s, bool export, tb_error *err);
+int tb_pgsrc_drop_slot(tb_source *s, tb_error *err);
 
 /* Drop spill files of streamed transactions. */
 void tb_pgsrc_streams_free(tb_source *s);

@@ -147,6 +147,8 @@ static int emit_change(tb_source *s, const tb_emit *emit, const tb_pgo_msg *m,
 {
     pg_rel *rel = tb_pgsrc_rel_find(s, m->u.change.rel->id);
     if (!rel || !rel->wanted || !rel->table) return 0;
+    /* The table's copy came from a later snapshot and holds this. */
+    if (s->nskips && s->final_lsn < tb_pgsrc_skip_lsn(s, rel->relid)) return 0;
     if (tb_pgsrc_announce(s, rel, emit, err) < 0) return -1;
     const tb_table *t = rel->table;
     if (tb_rowbuf_reserve(&s->row, t->ncols) < 0 &&
@@ -185,6 +187,8 @@ static int emit_truncate(tb_source *s, const tb_emit *emit, const tb_pgo_msg *m,
     for (int i = 0; i < m->u.truncate.nrels; i++) {
         pg_rel *rel = tb_pgsrc_rel_find(s, m->u.truncate.rels[i]->id);
         if (!rel || !rel->wanted || !rel->table) continue;
+        if (s->nskips && s->final_lsn < tb_pgsrc_skip_lsn(s, rel->relid))
+            continue;
         if (tb_pgsrc_announce(s, rel, emit, err) < 0) return -1;
         tb_change c;
         memset(&c, 0, sizeof c);
