@@ -206,6 +206,22 @@ bad:
                         text);
 }
 
+/* Sequence number of a binlog file name: the digits after its last '.'
+ * ("mysql-bin.000042" -> 42). */
+static unsigned long long binlog_seq(const char *file)
+{
+    const char *dot = strrchr(file, '.');
+    return dot ? strtoull(dot + 1, NULL, 10) : 0;
+}
+
+int tb_mysrc_pos_binlog_cmp(const my_pos *a, const my_pos *b)
+{
+    if (!a->file[0] || !b->file[0]) return !!a->file[0] - !!b->file[0];
+    unsigned long long x = binlog_seq(a->file), y = binlog_seq(b->file);
+    if (x != y) return x < y ? -1 : 1;
+    return a->pos < b->pos ? -1 : a->pos > b->pos;
+}
+
 void tb_mysrc_pos_format(const my_pos *p, tb_position *out)
 {
     char tmp[64];
@@ -904,7 +920,7 @@ static int resolve_tables(tb_source *s, tb_error *err)
 }
 
 /* The server's position now: SHOW MASTER STATUS plus @@gtid_binlog_pos. */
-static int server_position(MYSQL *m, bool mariadb, my_pos *out, tb_error *err)
+int tb_mysrc_server_position(MYSQL *m, bool mariadb, my_pos *out, tb_error *err)
 {
     memset(out, 0, sizeof *out);
     MYSQL_RES *r = tb_mysrc_query(m, "SHOW MASTER STATUS",
@@ -933,8 +949,8 @@ static int server_position(MYSQL *m, bool mariadb, my_pos *out, tb_error *err)
 }
 
 /* Is binlog file still on the server? Also reports the oldest one. */
-static int binlog_present(MYSQL *m, const char *file, bool *present,
-                          char *oldest, size_t cap, tb_error *err)
+int tb_mysrc_binlog_present(MYSQL *m, const char *file, bool *present,
+                            char *oldest, size_t cap, tb_error *err)
 {
     MYSQL_RES *r =
         tb_mysrc_query(m, "SHOW BINARY LOGS", "listing binary logs", err);
@@ -1013,7 +1029,8 @@ static int my_open(const tb_config *cfg, const tb_position *resume,
         s->start = s->resume;
         bool present = true;
         if (s->start.file[0] &&
-            binlog_present(s->sql, s->start.file, &present, NULL, 0, err) < 0)
+            tb_mysrc_binlog_present(s->sql, s->start.file, &present, NULL, 0,
+                                    err) < 0)
             goto fail;
         /* By GTID the server finds the file itself; by file:pos it must
          * still be there. */
@@ -1021,10 +1038,11 @@ static int my_open(const tb_config *cfg, const tb_position *resume,
             purged_error(resume->text, err);
             goto fail;
         }
-    } else if (strcmp(cfg->source.snapshot, "initial") == 0) {
-        s->need_snapshot = true;
-    } else {
-        if (server_position(s->sql, s->mariadb, &s->start, err) < 0) goto fail;
+    } else if (tb_mysrc_server_position(s->sql, s->mariadb, &s->start, err) <
+               0) {
+        /* Streaming starts here unless snapshot_plan() finds a copy to
+         * make or a partial one to finish. */
+        goto fail;
     }
     s->boundary = s->start;
     s->acked = s->start;
@@ -1039,7 +1057,7 @@ fail:
 static int my_current(tb_source *s, tb_position *out, tb_error *err)
 {
     my_pos p;
-    if (server_position(s->sql, s->mariadb, &p, err) < 0) return -1;
+    if (tb_mysrc_server_position(s->sql, s->mariadb, &p, err) < 0) return -1;
     tb_mysrc_pos_format(&p, out);
     return 0;
 }
@@ -1048,11 +1066,6 @@ static int my_poll(tb_source *s, const tb_emit *emit, int timeout_ms,
                    tb_error *err)
 {
     tb_arena_reset(&s->arena);
-    if (s->need_snapshot) {
-        if (tb_mysrc_snapshot(s, emit, err) < 0) return -1;
-        s->need_snapshot = false;
-        return 0;
-    }
     if (!s->streaming && tb_mysrc_stream_start(s, err) < 0) return -1;
     return tb_mysrc_stream_poll(s, emit, timeout_ms, err);
 }
@@ -1079,6 +1092,7 @@ static int my_ack(tb_source *s, const tb_position *pos, tb_error *err)
 static void my_close(tb_source *s)
 {
     if (!s) return;
+    tb_mysrc_snapshot_end(s, false);
     tb_mysrc_stream_stop(s);
     if (s->sql) mysql_close(s->sql);
     for (int i = 0; i < s->ntables; i++) {
@@ -1124,7 +1138,7 @@ static int my_status(const tb_config *cfg, const tb_position *committed,
         json_object_set_new(out, "source_version", json_string(row[0]));
     mysql_free_result(r);
     my_pos now;
-    if (server_position(m, mariadb, &now, err) < 0) goto out;
+    if (tb_mysrc_server_position(m, mariadb, &now, err) < 0) goto out;
     tb_position text;
     tb_mysrc_pos_format(&now, &text);
     json_object_set_new(out, "source_position", json_string(text.text));
@@ -1136,8 +1150,8 @@ static int my_status(const tb_config *cfg, const tb_position *committed,
     my_pos done;
     bool have_done = committed->text[0] &&
                      tb_mysrc_pos_parse(committed->text, &done, err) == 0;
-    if (binlog_present(m, have_done ? done.file : NULL, &present, oldest,
-                       sizeof oldest, err) < 0)
+    if (tb_mysrc_binlog_present(m, have_done ? done.file : NULL, &present,
+                                oldest, sizeof oldest, err) < 0)
         goto out;
     json_object_set_new(out, "oldest_binlog_file", json_string(oldest));
     if (have_done) {
@@ -1165,4 +1179,7 @@ const tb_source_ops tb_mysql_source_ops = {
     .ack = my_ack,
     .close = my_close,
     .status = my_status,
+    .snapshot_plan = tb_mysrc_snapshot_plan,
+    .snapshot_copy = tb_mysrc_snapshot_copy,
+    .snapshot_end = tb_mysrc_snapshot_end,
 };

@@ -55,6 +55,11 @@ void tb_mysrc_pos_set_gtid(my_pos *p, const my_gtid *g);
 /* Parse a "D-S-N,D-S-N" list (as @@gtid_binlog_pos prints it) into p. */
 int tb_mysrc_gtid_list_parse(const char *s, my_pos *p, tb_error *err);
 
+/* Order two positions by binlog coordinates only: the file's sequence
+ * number (the digits after its last '.'), then the offset. Positions
+ * without a file sort first. <0, 0, >0. */
+int tb_mysrc_pos_binlog_cmp(const my_pos *a, const my_pos *b);
+
 /* ---- values (my_rows.c) ---- */
 
 /* Per-source state of the value converter: zero-date policy and counters. */
@@ -108,6 +113,11 @@ typedef struct my_table {
                            (json_valid(`col`))), owned; NULL when none */
     int njson;          /* entries in json */
     bool json_known;    /* json was read from the catalog */
+    bool copied;        /* the initial copy of this table was read at
+                           copied_at, after where the stream starts */
+    my_pos copied_at;   /* binlog position of that copy: row changes of
+                           transactions beginning before it are in the
+                           copy and skipped by the stream */
 } my_table;
 
 /* A cached TABLE_MAP by table id. */
@@ -119,6 +129,9 @@ typedef struct my_tmap {
     size_t rawlen;          /* bytes in raw */
     my_table *tab;          /* replicated table, NULL when not wanted */
 } my_tmap;
+
+/* The parallel snapshot of this session (my_snapshot.c). */
+typedef struct my_snap my_snap;
 
 struct tb_source {
     const tb_config *cfg;
@@ -153,13 +166,15 @@ struct tb_source {
     bool skip_group;        /* at or before the resume position */
     bool began;             /* emit->begin was called for this group */
     my_gtid group_gtid;     /* GTID of the group */
+    my_pos group_begin;     /* binlog file and offset where the group's
+                               first event starts */
     bool group_has_gtid;    /* the group started with a GTID event */
     int64_t group_us;       /* commit time of the group (event timestamp) */
     uint64_t group_changes; /* changes emitted in this group */
     uint64_t replay_skip;   /* after a reconnect: changes already emitted */
     char change_pos[TB_POSITION_MAX]; /* position text of changes */
     /* snapshot */
-    bool need_snapshot;       /* copy tables before streaming */
+    my_snap *snap;            /* this session's snapshot plan, or NULL */
     int64_t last_progress_us; /* when progress was last sent */
 };
 
@@ -229,9 +244,38 @@ void tb_mysrc_stream_stop(tb_source *s);
 int tb_mysrc_stream_poll(tb_source *s, const tb_emit *emit, int timeout_ms,
                          tb_error *err);
 
-/* Copy all configured tables in one consistent snapshot, as one source
- * transaction; sets s->start to the snapshot's binlog position. */
-int tb_mysrc_snapshot(tb_source *s, const tb_emit *emit, tb_error *err);
+/* The server's binlog position now: SHOW MASTER STATUS plus (MariaDB)
+ * @@gtid_binlog_pos. 0 / -1. */
+int tb_mysrc_server_position(MYSQL *m, bool mariadb, my_pos *out,
+                             tb_error *err);
+
+/* Is binlog file still on the server (SHOW BINARY LOGS)? Also copies the
+ * oldest file's name into oldest (cap bytes) when oldest is not NULL. */
+int tb_mysrc_binlog_present(MYSQL *m, const char *file, bool *present,
+                            char *oldest, size_t cap, tb_error *err);
+
+/* ---- the parallel, resumable snapshot (my_snapshot.c) ---- */
+
+/* State of db.name's copy according to the committed marks. */
+typedef enum my_copy_state {
+    MY_COPY_NONE,    /* no mark of the table */
+    MY_COPY_PARTIAL, /* some parts committed, not all */
+    MY_COPY_DONE     /* every part committed */
+} my_copy_state;
+
+/* What done says about db.name's copy. Part marks are keyed
+ * "db.name#i/n" (part i of n); the copy is done when all n are present,
+ * and *at gets the latest position among them. Returns the state, or -1
+ * (TB_ERR_SOURCE) when a mark's value is not a position. */
+int tb_mysrc_copy_state(const tb_marks *done, const char *db, const char *name,
+                        my_pos *at, tb_error *err);
+
+/* tb_source_ops.snapshot_plan / snapshot_copy / snapshot_end. */
+int tb_mysrc_snapshot_plan(tb_source *s, const tb_marks *done, int workers,
+                           tb_snap_plan *plan, tb_error *err);
+int tb_mysrc_snapshot_copy(tb_source *s, int part, int worker,
+                           const tb_emit *emit, tb_error *err);
+void tb_mysrc_snapshot_end(tb_source *s, bool ok);
 
 /* Called by the stream before the first table()/change() of a group. */
 int tb_mysrc_begin(tb_source *s, const tb_emit *emit, tb_error *err);

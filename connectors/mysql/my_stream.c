@@ -236,6 +236,11 @@ static void group_start(tb_source *s, const tb_binlog_header *h,
     s->group_has_gtid = g != NULL;
     if (g) s->group_gtid = *g;
     s->group_us = (int64_t)h->timestamp * 1000000;
+    /* log_pos is the offset after the event: the group starts event_size
+     * bytes before it (artificial events have no offset). */
+    s->group_begin = s->cur;
+    if (h->log_pos >= h->event_size)
+        s->group_begin.pos = h->log_pos - h->event_size;
     s->group_changes = 0;
     s->skip_group = false;
     if (!replaying) s->began = false;
@@ -247,6 +252,29 @@ static void group_start(tb_source *s, const tb_binlog_header *h,
                 s->skip_group = true;
     }
     change_position(s);
+}
+
+/*
+ * Is the group being read already part of tab's initial copy? A snapshot
+ * at binlog position P (binlog_snapshot_file/position: the offset just
+ * after the last transaction it contains) holds exactly the transactions
+ * that begin before P; one that begins at or after P is not in it. So
+ * tab's changes are skipped in groups beginning before tab->copied_at and
+ * applied from there on. Binlog coordinates compare by file sequence
+ * number, then offset, so a ROTATE in between orders correctly. Without a
+ * file name (not seen yet) the GTID decides: within a domain, a sequence
+ * number at or below the copy's is in the copy.
+ */
+static bool in_copy(const tb_source *s, const my_table *tab)
+{
+    if (!tab->copied) return false;
+    if (s->group_begin.file[0] && tab->copied_at.file[0])
+        return tb_mysrc_pos_binlog_cmp(&s->group_begin, &tab->copied_at) < 0;
+    if (!s->group_has_gtid) return false;
+    for (int i = 0; i < tab->copied_at.ngtids; i++)
+        if (tab->copied_at.gtids[i].domain == s->group_gtid.domain)
+            return s->group_gtid.seq <= tab->copied_at.gtids[i].seq;
+    return false;
 }
 
 static int progress(tb_source *s, const tb_emit *emit, tb_error *err)
@@ -339,6 +367,10 @@ static int on_rows(tb_source *s, const tb_binlog_event *ev, const tb_emit *emit,
                             (unsigned long long)rows->table_id, s->change_pos);
     if (!m->tab || s->skip_group) return 0;
     my_table *tab = m->tab;
+    if (!s->in_group) { /* rows without GTID/BEGIN: treat as own group */
+        group_start(s, &ev->h, NULL, true);
+    }
+    if (in_copy(s, tab)) return 0;
     const tb_table *t = tab->t;
     if (!t || (uint32_t)t->ncols != rows->ncols)
         return tb_error_set(err, TB_ERR_DECODE,
@@ -348,9 +380,6 @@ static int on_rows(tb_source *s, const tb_binlog_event *ev, const tb_emit *emit,
     if (tb_rowbuf_reserve(&s->row, t->ncols) < 0 &&
         tb_error_set(err, TB_ERR_NOMEM, "out of memory") < 0)
         return -1;
-    if (!s->in_group) { /* rows without GTID/BEGIN: treat as own group */
-        group_start(s, &ev->h, NULL, true);
-    }
     change_position(s);
     int64_t ts_ms = wall_ms();
     size_t pos = 0;
@@ -490,7 +519,7 @@ static int truncate_table(tb_source *s, const char *db, const char *name,
     my_table *tab = tb_mysrc_table(s, db, name, err);
     if (!tab) return -1;
     if (!s->in_group) group_start(s, h, NULL, true);
-    if (s->skip_group) return 0;
+    if (s->skip_group || in_copy(s, tab)) return 0;
     if (!tab->t || !tab->announced) {
         tb_table *t;
         uint32_t *cs;

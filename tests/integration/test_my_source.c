@@ -15,11 +15,13 @@
 
 #include <inttypes.h>
 #include <mysql.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../../connectors/mysql/my_source.h"
+#include "../../connectors/mysql/my_source_int.h"
 #include "tb_buf.h"
 
 #define DB "tributary_test"
@@ -254,6 +256,73 @@ static tb_source *open_src(cfgbox *b, const char *resume)
     return s;
 }
 
+/* Mark keys and values of the parts a snapshot committed. */
+typedef struct markrec {
+    tb_marks *marks;   /* where commits store (part key, tx.end) */
+    const char *key;   /* key of the part being copied */
+    const tb_emit *in; /* recording callbacks */
+} markrec;
+
+static int mk_begin(void *ctx, const tb_tx *tx, tb_error *err)
+{
+    markrec *m = ctx;
+    return m->in->begin(m->in->ctx, tx, err);
+}
+
+static int mk_change(void *ctx, const tb_change *c, tb_error *err)
+{
+    markrec *m = ctx;
+    assert_int_equal(c->op, TB_OP_READ);
+    assert_true(c->source.snapshot);
+    return m->in->change(m->in->ctx, c, err);
+}
+
+static int mk_commit(void *ctx, const tb_tx *tx, tb_error *err)
+{
+    markrec *m = ctx;
+    if (m->marks)
+        assert_int_equal(tb_marks_add(m->marks, m->key, tx->end.text), 0);
+    return m->in->commit(m->in->ctx, tx, err);
+}
+
+static int mk_table(void *ctx, tb_table *t, tb_error *err)
+{
+    (void)ctx;
+    (void)t;
+    return tb_error_set(err, TB_ERR_INTERNAL, "table() from a snapshot part");
+}
+
+/* The core's side of a snapshot, serially: plan with the marks in done,
+ * announce the plan's tables, copy parts (only the first `only` of them
+ * when only >= 0), storing each part's mark in done, end. Returns 0 or -1
+ * with err (the plan is then ended as failed). */
+static int snap_run(tb_source *s, rec *r, tb_marks *done, int workers, int only,
+                    tb_snap_plan *out, tb_error *err)
+{
+    const tb_source_ops *ops = &tb_mysql_source_ops;
+    tb_snap_plan plan;
+    tb_marks none = {0};
+    if (ops->snapshot_plan(s, done ? done : &none, workers, &plan, err) < 0)
+        return -1;
+    if (out) *out = plan;
+    for (int i = 0; i < plan.ntables; i++)
+        emit_of(r)->table(r, plan.tables[i], err);
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < plan.nparts && (only < 0 || i < only); i++) {
+        markrec m = {done, plan.parts[i].key, emit_of(r)};
+        tb_emit e = {&m, mk_table, mk_begin, mk_change, mk_commit, NULL};
+        rc = ops->snapshot_copy(s, i, i % plan.workers, &e, err);
+    }
+    ops->snapshot_end(s, rc == 0 && only < 0);
+    return rc;
+}
+
+static void snap_ok(tb_source *s, rec *r)
+{
+    tb_error err;
+    if (snap_run(s, r, NULL, 2, -1, NULL, &err) != 0) fail_msg("%s", err.msg);
+}
+
 static void test_snapshot_and_stream(void **state)
 {
     (void)state;
@@ -283,8 +352,11 @@ static void test_snapshot_and_stream(void **state)
     tb_source *s = open_src(&b, NULL);
     rec r = {0};
     r.keep_changes = true;
+    snap_ok(s, &r);
+    int parts = r.commits;
+    assert_true(parts >= 2); /* types, other: one part each */
     drain(s, &r);
-    assert_int_equal(r.commits, 1);
+    assert_int_equal(r.commits, parts);
     expect_line(&r, "table " DB ".types id:int:key ti:tinyint:null "
                     "tu:tinyint unsigned:null");
     expect_line(&r, "r types after id=1 ti=-128 tu=255 "
@@ -343,7 +415,7 @@ static void test_snapshot_and_stream(void **state)
     assert_true(strncmp(r.lines[a + 1], "c types after id=5", 18) == 0);
     assert_string_equal(r.lines[a + 2], "commit");
     /* 5 source transactions after the snapshot */
-    assert_int_equal(r.commits, 1 + 5);
+    assert_int_equal(r.commits, parts + 5);
     tb_mysql_source_ops.close(s);
     rec_free(&r);
 }
@@ -359,6 +431,7 @@ static void test_ddl_truncate_resume(void **state)
     tb_source *s = open_src(&b, NULL);
     rec r = {0};
     r.keep_changes = true;
+    snap_ok(s, &r);
     drain(s, &r);
     sql("ALTER TABLE " DB ".ddl ADD COLUMN c VARCHAR(5) DEFAULT 'z'");
     sql("INSERT INTO " DB ".ddl VALUES (2, 2, 'q')");
@@ -415,6 +488,7 @@ static void test_zero_dates(void **state)
     tb_source *s = open_src(&b, NULL);
     rec r = {0};
     r.keep_changes = true;
+    snap_ok(s, &r);
     drain(s, &r);
     expect_line(&r, "r zd after id=1 d=NULL t=NULL");
     sql("INSERT INTO " DB ".zd VALUES (2, '2024-00-10', '0000-00-00 "
@@ -430,7 +504,7 @@ static void test_zero_dates(void **state)
     s = open_src(&b, NULL);
     rec r2 = {0};
     tb_error err;
-    assert_int_equal(tb_mysql_source_ops.poll(s, emit_of(&r2), 300, &err), -1);
+    assert_int_equal(snap_run(s, &r2, NULL, 1, -1, NULL, &err), -1);
     assert_non_null(strstr(err.msg, "zd column d"));
     assert_non_null(strstr(err.msg, "source.zero_dates"));
     tb_mysql_source_ops.close(s);
@@ -516,6 +590,7 @@ static void test_big_transaction(void **state)
 #endif
     tb_mysql_source_ops.close(s);
     rec_free(&r);
+    sql("DROP TABLE " DB ".big"); /* keeps later DB.* snapshots small */
 }
 
 /* MariaDB JSON (a LONGTEXT with CHECK (json_valid(`col`))) is JSON with
@@ -535,6 +610,7 @@ static void test_json_columns(void **state)
     tb_source *s = open_src(&b, NULL);
     rec r = {0};
     r.keep_changes = true;
+    snap_ok(s, &r);
     drain(s, &r);
     expect_line(&r, "table " DB ".js id:int:key j:json:null odd `col:json "
                     "t:longtext:null c:longtext:null");
@@ -555,6 +631,219 @@ static void test_json_columns(void **state)
                     "k='{\"k\": 1}'");
     tb_mysql_source_ops.close(s);
     rec_free(&r);
+}
+
+/* Marks decide what is done: all n parts of one plan, at the latest of
+ * their positions; anything less is partial. */
+static void test_copy_state(void **state)
+{
+    (void)state;
+    tb_marks m = {0};
+    tb_error err;
+    my_pos at;
+    assert_int_equal(tb_mysrc_copy_state(&m, "d", "t", &at, &err),
+                     MY_COPY_NONE);
+    assert_int_equal(tb_marks_add(&m, "d.t#1/3", "file=b.000002;pos=900"), 0);
+    assert_int_equal(tb_marks_add(&m, "d.t#3/3", "file=b.000010;pos=4"), 0);
+    assert_int_equal(tb_marks_add(&m, "d.tt#1/1", "file=b.000001;pos=4"), 0);
+    assert_int_equal(tb_marks_add(&m, "d.u#1/1", "file=b.000003;pos=120"), 0);
+    assert_int_equal(tb_mysrc_copy_state(&m, "d", "t", &at, &err),
+                     MY_COPY_PARTIAL);
+    assert_int_equal(tb_marks_add(&m, "d.t#2/3", "file=b.000009;pos=77"), 0);
+    assert_int_equal(tb_mysrc_copy_state(&m, "d", "t", &at, &err),
+                     MY_COPY_DONE);
+    /* by file sequence number, then offset: b.000010:4 is the latest */
+    assert_string_equal(at.file, "b.000010");
+    assert_int_equal(at.pos, 4);
+    assert_int_equal(tb_mysrc_copy_state(&m, "d", "u", &at, &err),
+                     MY_COPY_DONE);
+    assert_int_equal(at.pos, 120);
+    /* "d.t#" must not match d.tt's marks, nor d.t's match d.tt */
+    assert_int_equal(tb_mysrc_copy_state(&m, "d", "tt", &at, &err),
+                     MY_COPY_DONE);
+    assert_int_equal(tb_mysrc_copy_state(&m, "d", "v", &at, &err),
+                     MY_COPY_NONE);
+    /* a foreign key shape under the prefix is partial, not done */
+    assert_int_equal(tb_marks_add(&m, "d.w#x", "file=b.000001;pos=4"), 0);
+    assert_int_equal(tb_mysrc_copy_state(&m, "d", "w", &at, &err),
+                     MY_COPY_PARTIAL);
+    assert_int_equal(tb_marks_add(&m, "d.bad#1/1", "nonsense"), 0);
+    assert_int_equal(tb_mysrc_copy_state(&m, "d", "bad", &at, &err), -1);
+    assert_non_null(strstr(err.msg, "d.bad#1/1"));
+    /* binlog order across a rotate */
+    my_pos a = {0}, b = {0};
+    snprintf(a.file, sizeof a.file, "mysql-bin.000009");
+    a.pos = 999999;
+    snprintf(b.file, sizeof b.file, "mysql-bin.000010");
+    b.pos = 4;
+    assert_true(tb_mysrc_pos_binlog_cmp(&a, &b) < 0);
+    assert_true(tb_mysrc_pos_binlog_cmp(&b, &a) > 0);
+    b = a;
+    assert_int_equal(tb_mysrc_pos_binlog_cmp(&a, &b), 0);
+    tb_marks_free(&m);
+}
+
+/* Workers copying parts concurrently, as the core's threads do. */
+typedef struct copier {
+    tb_source *s;
+    int worker, workers, nparts;
+    rec r;     /* this worker's own recording */
+    int fails; /* snapshot_copy failures */
+} copier;
+
+static void *copier_main(void *arg)
+{
+    copier *c = arg;
+    tb_error err;
+    for (int i = c->worker; i < c->nparts; i += c->workers) {
+        const tb_emit own = {&c->r,     on_table,  on_begin,
+                             on_change, on_commit, on_progress};
+        markrec m = {NULL, "", &own};
+        tb_emit e = {&m, mk_table, mk_begin, mk_change, mk_commit, NULL};
+        if (tb_mysql_source_ops.snapshot_copy(c->s, i, c->worker, &e, &err) <
+            0) {
+            fprintf(stderr, "copy: %s\n", err.msg);
+            c->fails++;
+        }
+    }
+    return NULL;
+}
+
+/* A large table is split into key ranges (all worker snapshots at one
+ * position), copied by threads at once: every row exactly once. */
+static void test_parallel_ranges(void **state)
+{
+    (void)state;
+    sql("DROP TABLE IF EXISTS " DB ".par");
+    sql("CREATE TABLE " DB ".par (id BIGINT PRIMARY KEY, pad VARCHAR(200))");
+    sql("SET SESSION max_recursive_iterations = 100000");
+    sql("INSERT INTO " DB ".par WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL "
+        "SELECT i + 1 FROM n WHERE i < 40000) SELECT i * 3 - 50000, "
+        "REPEAT('p', 200) FROM n");
+    sql("ANALYZE TABLE " DB ".par");
+    cfgbox b;
+    cfg_init(&b, DB ".par", "initial", "null");
+    b.cfg.source.snapshot_chunk_mb = 1;
+    tb_source *s = open_src(&b, NULL);
+    tb_snap_plan plan;
+    tb_marks none = {0};
+    tb_error err;
+    if (tb_mysql_source_ops.snapshot_plan(s, &none, 3, &plan, &err) != 0)
+        fail_msg("%s", err.msg);
+    assert_true(plan.reset);
+    assert_int_equal(plan.ntables, 1);
+    assert_int_equal(plan.workers, 3);
+    assert_true(plan.nparts > 1 && plan.nparts <= 6);
+    char want[64];
+    snprintf(want, sizeof want, DB ".par#1/%d", plan.nparts);
+    assert_string_equal(plan.parts[0].key, want);
+    assert_true(plan.end.text[0] != '\0');
+    copier c[3];
+    pthread_t th[3];
+    for (int w = 0; w < 3; w++) {
+        memset(&c[w], 0, sizeof c[w]);
+        c[w].s = s;
+        c[w].worker = w;
+        c[w].workers = 3;
+        c[w].nparts = plan.nparts;
+        c[w].r.keep_changes = false;
+        assert_int_equal(pthread_create(&th[w], NULL, copier_main, &c[w]), 0);
+    }
+    long rows = 0;
+    int commits = 0;
+    for (int w = 0; w < 3; w++) {
+        pthread_join(th[w], NULL);
+        assert_int_equal(c[w].fails, 0);
+        rows += c[w].r.changes;
+        commits += c[w].r.commits;
+        /* every part's transaction ends at the plan's position */
+        if (c[w].r.commits)
+            assert_string_equal(c[w].r.last_commit.text, plan.end.text);
+        rec_free(&c[w].r);
+    }
+    assert_int_equal(commits, plan.nparts);
+    assert_int_equal(rows, 40000);
+    tb_mysql_source_ops.snapshot_end(s, true);
+    tb_mysql_source_ops.close(s);
+    sql("DROP TABLE " DB ".par"); /* keeps later DB.* snapshots small */
+}
+
+/* An interrupted snapshot resumes: the finished table is not copied again;
+ * the stream starts at its copy's position, and skips the recopied table's
+ * changes up to that table's own copy, exactly at the boundary and across
+ * a binlog rotation. */
+static void test_resume_skip(void **state)
+{
+    (void)state;
+    sql("DROP TABLE IF EXISTS " DB ".ska, " DB ".skb");
+    sql("CREATE TABLE " DB ".ska (id INT PRIMARY KEY, v INT)");
+    sql("CREATE TABLE " DB ".skb (id INT PRIMARY KEY, v INT)");
+    sql("INSERT INTO " DB ".ska VALUES (1, 1), (2, 2)");
+    sql("INSERT INTO " DB ".skb VALUES (1, 1), (2, 2)");
+    cfgbox b;
+    cfg_init(&b, DB ".sk*", "initial", "null");
+    tb_source *s = open_src(&b, NULL);
+    tb_marks done = {0};
+    tb_error err;
+    tb_snap_plan plan;
+    rec r1 = {0};
+    r1.keep_changes = true;
+    /* session 1: only the first part (ska, tables come sorted) commits */
+    assert_int_equal(snap_run(s, &r1, &done, 2, 1, &plan, &err), 0);
+    assert_int_equal(plan.nparts, 2);
+    assert_int_equal(done.n, 1);
+    assert_string_equal(done.v[0].key, DB ".ska#1/1");
+    assert_int_equal(count(&r1, "r ska"), 2);
+    tb_mysql_source_ops.close(s);
+
+    /* writes while the pipeline is down */
+    sql("INSERT INTO " DB ".ska VALUES (100, 100)");
+    sql("FLUSH BINARY LOGS");
+    sql("INSERT INTO " DB ".skb VALUES (100, 100)");
+    sql("BEGIN");
+    sql("INSERT INTO " DB ".ska VALUES (101, 101)");
+    sql("INSERT INTO " DB ".skb VALUES (101, 101)");
+    sql("COMMIT");
+
+    /* session 2: skb is copied again (with 100, 101), ska is not */
+    s = open_src(&b, NULL);
+    rec r2 = {0};
+    r2.keep_changes = true;
+    assert_int_equal(snap_run(s, &r2, &done, 2, -1, &plan, &err), 0);
+    assert_false(plan.reset);
+    assert_int_equal(plan.ntables, 1);
+    assert_int_equal(plan.nparts, 1);
+    assert_int_equal(count(&r2, "r ska"), 0);
+    assert_int_equal(count(&r2, "r skb"), 4);
+    /* the stream starts where ska's copy stands */
+    assert_string_equal(plan.end.text, done.v[0].value);
+    sql("INSERT INTO " DB ".skb VALUES (200, 200)");
+    sql("UPDATE " DB ".ska SET v = -1 WHERE id = 1");
+    drain(s, &r2);
+    /* ska: everything after its copy; skb: only what came after its own */
+    assert_int_equal(count(&r2, "c ska after id=100 "), 1);
+    assert_int_equal(count(&r2, "c ska after id=101 "), 1);
+    assert_int_equal(count(&r2, "u ska before id=1 "), 1);
+    assert_int_equal(count(&r2, "c skb"), 1);
+    expect_line(&r2, "c skb after id=200 ");
+    tb_mysql_source_ops.close(s);
+
+    /* session 3, resuming from a stored position between the two copies:
+     * the skip list comes from the marks again */
+    s = open_src(&b, done.v[0].value);
+    rec r3 = {0};
+    r3.keep_changes = true;
+    assert_int_equal(snap_run(s, &r3, &done, 2, -1, &plan, &err), 0);
+    assert_int_equal(plan.nparts, 0);
+    drain(s, &r3);
+    assert_int_equal(count(&r3, "c ska after id=100 "), 1);
+    assert_int_equal(count(&r3, "c skb"), 1);
+    expect_line(&r3, "c skb after id=200 ");
+    tb_mysql_source_ops.close(s);
+    tb_marks_free(&done);
+    rec_free(&r1);
+    rec_free(&r2);
+    rec_free(&r3);
 }
 
 static int group_setup(void **state)
@@ -597,6 +886,9 @@ int main(void)
         cmocka_unit_test(test_zero_dates),
         cmocka_unit_test(test_big_transaction),
         cmocka_unit_test(test_json_columns),
+        cmocka_unit_test(test_copy_state),
+        cmocka_unit_test(test_parallel_ranges),
+        cmocka_unit_test(test_resume_skip),
     };
     const struct CMUnitTest none[] = {cmocka_unit_test(test_no_server)};
     if (!getenv("TB_MY_URI"))
