@@ -18,6 +18,10 @@
  */
 #include "pg_sink_int.h"
 
+#include "pg_binary.h"
+
+#include "pg_binary.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -260,7 +264,7 @@ static int read_target(tb_sink *s, stable *st, bool *exists, tb_error *err)
         "  o.opcintype = (SELECT CASE WHEN t.typcategory = 'A' THEN "
         "   t.typelem WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END "
         "   FROM pg_type t WHERE t.oid = a.atttypid)), "
-        " a.attnum "
+        " a.attnum, a.atttypid "
         "FROM pg_attribute a WHERE a.attrelid = $1::regclass AND a.attnum > 0 "
         "AND NOT a.attisdropped ORDER BY a.attnum";
     static const char idx_sql[] =
@@ -295,6 +299,7 @@ static int read_target(tb_sink *s, stable *st, bool *exists, tb_error *err)
         c->type = strdup(PQgetvalue(res, i, 1));
         c->has_eq = PQgetvalue(res, i, 2)[0] == 't';
         attnums[i] = atoi(PQgetvalue(res, i, 3));
+        c->oid = (uint32_t)strtoul(PQgetvalue(res, i, 4), NULL, 10);
         st->ntcols = i + 1;
         if (!c->name || !c->type) goto oom;
     }
@@ -427,6 +432,12 @@ static int map_columns(stable *st, tb_error *err)
                                 "after ALTER TABLE",
                                 t->cols[i].name, (const char *)st->qname.data);
     }
+    /* Binary COPY saves the target parsing text, when every value can be
+     * written in the target column's own binary format. */
+    st->binary = true;
+    for (int i = 0; i < t->ncols && st->binary; i++)
+        st->binary =
+            tb_pgbin_encodable(t->cols[i].kind, st->tcols[st->tmap[i]].oid);
     return 0;
 }
 
@@ -763,12 +774,18 @@ static int op_apply(tb_sink *s, const tb_change *c, tb_error *err)
             if (tb_buf_printf(&s->sql, "COPY %s (",
                               (const char *)st->qname.data) < 0 ||
                 tb_pgsink_shape_cols(&s->sql, st, "") < 0 ||
-                tb_buf_puts(&s->sql, ") FROM STDIN") < 0) {
+                tb_buf_puts(&s->sql, st->binary ? ") FROM STDIN (FORMAT binary)"
+                                                : ") FROM STDIN") < 0) {
                 tb_pgsink_nomem(err);
                 goto fail;
             }
             if (tb_pgsink_copy_begin(s, err) < 0) goto fail;
             s->copying = st;
+            s->copy_binary = st->binary;
+            if (st->binary && tb_pgbin_put_header(&s->copy) < 0) {
+                tb_pgsink_nomem(err);
+                goto fail;
+            }
         }
         rc = tb_pgsink_load_row(s, st, c->after, err);
         break;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pg_binary.h"
 #include "pg_conn.h"
 #include "pg_types.h"
 #include "tb_log.h"
@@ -40,13 +41,17 @@ int tb_pgsink_copy_begin(tb_sink *s, tb_error *err)
     }
     PQclear(res);
     tb_buf_reset(&s->copy);
+    s->copy_binary = false;
     return 0;
 }
 
 static int copy_end(tb_sink *s, tb_error *err)
 {
     int rc = 0;
-    if (copy_send(s, err) < 0) rc = -1;
+    if (s->copy_binary && tb_pgbin_put_trailer(&s->copy) < 0)
+        rc = tb_pgsink_nomem(err);
+    s->copy_binary = false;
+    if (rc == 0 && copy_send(s, err) < 0) rc = -1;
     if (PQputCopyEnd(s->conn, rc < 0 ? "aborted" : NULL) != 1 && rc == 0)
         rc = tb_pgsink_pg_fail(s, NULL, "ending COPY", err);
     PGresult *res;
@@ -84,6 +89,14 @@ int tb_pgsink_load_row(tb_sink *s, stable *st, const tb_value *vals,
 {
     const tb_table *t = st->shape;
     tb_buf *c = &s->copy;
+    if (s->copy_binary) {
+        if (tb_pgbin_put_tuple(c, t->ncols) < 0) return tb_pgsink_nomem(err);
+        for (int i = 0; i < t->ncols; i++)
+            if (tb_pgbin_encode(t->cols[i].kind, st->tcols[st->tmap[i]].oid,
+                                &vals[i], c, err) < 0)
+                return tb_error_prefix(err, "column %s", t->cols[i].name);
+        return c->len >= COPY_CHUNK ? copy_send(s, err) : 0;
+    }
     for (int i = 0; i < t->ncols; i++) {
         const tb_column *col = &t->cols[i];
         const tb_value *v = &vals[i];

@@ -56,6 +56,7 @@ typedef struct row {
 typedef struct tcol {
     char *name;    /* column name */
     char *type;    /* format_type() of the column */
+    uint32_t oid;  /* its type OID (a domain's own OID) */
     bool has_eq;   /* type has a default btree opclass, so = is defined */
     bool in_shape; /* the current source shape has this column */
 } tcol;
@@ -72,6 +73,7 @@ typedef struct stable {
     tcol *tcols;         /* the target's columns */
     int ntcols;          /* number of tcols */
     bool upsert_ok;      /* a unique index on exactly the key columns */
+    bool binary;         /* every shape column can be sent in binary */
     tb_buf qname;        /* "schema"."table", NUL-terminated */
     char stage[40];      /* name of the staging temp table */
     bool stage_ready;    /* the staging table has the current shape */
@@ -100,6 +102,7 @@ struct tb_sink {
     tb_position durable;     /* last position known committed, for sync() */
     bool defer;              /* run_merge() appends to deferred, not executes */
     struct stable *copying;  /* table whose snapshot COPY is open, or NULL */
+    bool copy_binary;        /* the open COPY is FORMAT binary */
     tb_buf deferred;         /* merge statements sent with the commit */
     tb_arena arena;      /* buffered rows of all tables; reset by flush_all */
     size_t flush_at;     /* flush everything when the arena passes this */
