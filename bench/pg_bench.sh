@@ -14,6 +14,7 @@
 #             copy_data. Goal: <= 1.1x the pipe, faster than copy_data.
 #
 # Usage: bench/pg_bench.sh [RUNS]   (default 3 runs of each; needs a build)
+#        TB_BENCH_PART=catchup|snapshot runs one half only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${TB_BIN:-$PWD/build/tributary}
@@ -52,7 +53,9 @@ config() { # name slot db snapshot
 JSON
 }
 
+PART=${TB_BENCH_PART:-all}
 # ---- catch-up --------------------------------------------------------------
+if [ "$PART" != snapshot ]; then
 echo "== catch-up: building W1 (slot made before it)"
 q -d bsrc -c "SELECT pg_create_logical_replication_slot('w1_base', 'pgoutput')" >/dev/null
 per=$((ROWS / 100))
@@ -117,7 +120,9 @@ trib=$(echo "${trib_times[*]}" | median)
 echo "catch-up W1: native subscription ${nat} s, tributary ${trib} s (medians of $RUNS)"
 echo "catch-up ratio tributary/native: $(awk -v a="$trib" -v b="$nat" 'BEGIN{printf "%.2f", a/b}') (goal <= 0.80)"
 
+fi
 # ---- snapshot --------------------------------------------------------------
+if [ "$PART" != catchup ]; then
 echo "== snapshot: $ROWS rows"
 q -d bsrc -c "TRUNCATE public.w1" -c "INSERT INTO public.w1 SELECT g, g % 1000, md5(g::text) || 'abcdefgh',
         (g % 100000) / 7.0, '2024-01-01'::timestamptz + g * interval '1 second', g % 2 = 0
@@ -164,3 +169,4 @@ snap=$(echo "${snap_times[*]}" | median)
 echo "snapshot $ROWS rows: binary copy pipe ${pipe} s, copy_data subscription ${sub} s, tributary ${snap} s (medians of $RUNS)"
 echo "snapshot ratio tributary/pipe: $(awk -v a="$snap" -v b="$pipe" 'BEGIN{printf "%.2f", a/b}') (goal <= 1.10)"
 echo "snapshot ratio tributary/copy_data: $(awk -v a="$snap" -v b="$sub" 'BEGIN{printf "%.2f", a/b}') (goal < 1.00)"
+fi

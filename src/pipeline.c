@@ -238,6 +238,13 @@ static int session(pipeline *p, bool once, tb_position *end, bool *have_end,
                 p->committed.text[0] ? p->committed.text : "(none: first run)");
     if (p->sops->open(cfg, &p->committed, &p->src, err) < 0) return -1;
     p->connected = true;
+    /* --once: what the source had committed when the command started (a
+     * snapshot taken now holds all of it). */
+    if (once && !*have_end) {
+        if (p->sops->current(p->src, end, err) < 0) return -1;
+        *have_end = true;
+        tb_log_info("--once: catching up to %s", end->text);
+    }
     /* The initial copy (or what an interrupted one left), in parallel,
      * before anything streams. */
     const tb_snapshot_ctx snap = {cfg,     p->sops,  p->src, p->kops,
@@ -250,11 +257,6 @@ static int session(pipeline *p, bool once, tb_position *end, bool *have_end,
         p->committed = copied;
         p->batches++;
         if (p->sops->ack(p->src, &p->committed, err) < 0) return -1;
-    }
-    if (once && !*have_end) {
-        if (p->sops->current(p->src, end, err) < 0) return -1;
-        *have_end = true;
-        tb_log_info("--once: catching up to %s", end->text);
     }
     const tb_emit emit = {p,         on_table,  on_begin,
                           on_change, on_commit, on_progress};
