@@ -447,9 +447,11 @@ bool tb_pgbin_encodable(tb_kind k, uint32_t oid)
     case TB_KIND_DECIMAL:
         return oid == TB_PGOID_NUMERIC;
     case TB_KIND_STRING:
+        /* numeric: PostgreSQL's unconstrained numeric travels as STRING */
         return oid == TB_PGOID_TEXT || oid == TB_PGOID_VARCHAR ||
-               oid == TB_PGOID_BPCHAR || oid == TB_PGOID_JSON ||
-               oid == TB_PGOID_JSONB;
+               oid == TB_PGOID_BPCHAR || oid == PGOID_NAME ||
+               oid == TB_PGOID_JSON || oid == TB_PGOID_JSONB ||
+               oid == TB_PGOID_NUMERIC;
     case TB_KIND_JSON:
         return oid == TB_PGOID_JSON || oid == TB_PGOID_JSONB ||
                oid == TB_PGOID_TEXT;
@@ -818,6 +820,8 @@ int tb_pgbin_encode(tb_kind k, uint32_t oid, const tb_value *v, tb_buf *out,
         return put_numeric_text(out, v->u.s, v->len, err);
     case TB_KIND_STRING:
     case TB_KIND_JSON:
+        if (oid == TB_PGOID_NUMERIC)
+            return put_numeric_text(out, v->u.s, v->len, err);
         if (oid == TB_PGOID_JSONB) {
             /* jsonb_recv: version byte 1, then the text */
             uint8_t *q = field(out, (size_t)v->len + 1);

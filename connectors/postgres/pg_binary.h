@@ -57,7 +57,8 @@ int tb_pgbin_decode(const tb_column *col, const char *p, uint32_t len,
  *   BOOLEAN -> bool; INT, LONG -> int2, int4, int8, numeric;
  *   FLOAT -> float4, float8; DOUBLE -> float8; DECIMAL -> numeric (also
  *   MySQL's BIGINT UNSIGNED, a DECIMAL into numeric(20,0));
- *   STRING -> text, varchar, bpchar, json, jsonb; JSON -> json, jsonb, text;
+ *   STRING -> text, varchar, bpchar, name, json, jsonb, numeric (the text
+ *   of PostgreSQL's unconstrained numeric); JSON -> json, jsonb, text;
  *   UUID -> uuid, text; BYTES -> bytea; DATE -> date; TIME_MICROS -> time;
  *   TIMESTAMP_MICROS -> timestamptz; LOCAL_TIMESTAMP_MICROS -> timestamp;
  *   DURATION_MICROS -> interval; BITS -> bit, varbit; SET -> text[].

@@ -402,6 +402,11 @@ static void test_encode_params(void **state)
         {TB_KIND_STRING, 25, "text", VS("h\xc3\xa9llo"), "h\xc3\xa9llo"},
         {TB_KIND_STRING, 25, "text", VS(""), ""},
         {TB_KIND_STRING, 1043, "varchar(10)", VS("ab"), "ab"},
+        {TB_KIND_STRING, 19, "name", VS("pg_class"), "pg_class"},
+        {TB_KIND_STRING, 1700, "numeric",
+         VS("-1000000000000000000000000000000.000"),
+         "-1000000000000000000000000000000.000"},
+        {TB_KIND_STRING, 1700, "numeric", VS("Infinity"), "Infinity"},
         /* bpchar::text drops the padding */
         {TB_KIND_STRING, 1042, "character(4)", VS("ab"), "ab"},
         {TB_KIND_STRING, 3802, "jsonb", VS("{\"a\":1}"), "{\"a\": 1}"},

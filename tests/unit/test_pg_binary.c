@@ -802,6 +802,11 @@ static void test_encode_numeric(void **state)
                       TB_KIND_DECIMAL, VS(want));
     }
 
+    /* unconstrained numeric arrives as STRING and goes back to numeric */
+    enc_roundtrip(TB_KIND_STRING, TB_PGOID_NUMERIC,
+                  VS("1000000000000000000000000000000.5"), TB_KIND_STRING,
+                  VS("1000000000000000000000000000000.5"));
+    enc_fails(TB_KIND_STRING, TB_PGOID_NUMERIC, VS("abc"), TB_ERR_TARGET);
     enc_fails(TB_KIND_DECIMAL, TB_PGOID_NUMERIC, VS(""), TB_ERR_TARGET);
     enc_fails(TB_KIND_DECIMAL, TB_PGOID_NUMERIC, VS("-"), TB_ERR_TARGET);
     enc_fails(TB_KIND_DECIMAL, TB_PGOID_NUMERIC, VS("1.2.3"), TB_ERR_TARGET);
