@@ -350,8 +350,8 @@ int tb_snapshot_run(const tb_snapshot_ctx *c, tb_position *end, tb_error *err)
                 (long long)atomic_load(&r.rows), plan.nparts,
                 (double)(mono_us() - start) / 1e6);
     /* Every part is in: the pipeline position moves to where the stream
-     * starts. */
-    rc = commit_end(c, &plan, end, err);
+     * starts (tables joining a streaming pipeline leave it where it is). */
+    rc = plan.end.text[0] ? commit_end(c, &plan, end, err) : 0;
 out_lock:
     pthread_mutex_destroy(&r.lock);
 out:

@@ -317,7 +317,13 @@ int tb_pgsrc_snapshot_plan(tb_source *s, const tb_marks *done, int workers,
             if (lsn > s->resume_lsn && add_skip(s, oid, lsn, err) < 0)
                 return -1;
         }
-        return 0;
+        /* A table that joined the pipeline after its snapshot (no marks of
+         * its own) gets a copy now, from a new snapshot; the stream goes on
+         * from the stored position and skips what that copy holds. Only
+         * for pipelines whose snapshot left marks (pg:slot). */
+        if (strcmp(s->cfg->source.snapshot, "initial") != 0 ||
+            !tb_marks_get(done, "pg:slot"))
+            return 0;
     }
     pg_snap *sn = calloc(1, sizeof *sn);
     if (!sn) return tb_error_set(err, TB_ERR_NOMEM, "out of memory");
@@ -341,20 +347,32 @@ int tb_pgsrc_snapshot_plan(tb_source *s, const tb_marks *done, int workers,
     const char *have = tb_marks_get(done, "pg:slot");
     char flush[32];
     tb_pgsrc_lsn_text(s->slot_flush, flush, sizeof flush);
-    bool resume = s->slot_exists && have &&
-                  strncmp(have, want, strlen(want)) == 0 &&
-                  strcmp(have + strlen(want), flush) == 0;
+    bool joined = !s->need_snapshot;
+    bool resume = joined || (s->slot_exists && have &&
+                             strncmp(have, want, strlen(want)) == 0 &&
+                             strcmp(have + strlen(want), flush) == 0);
     uint64_t start, copy_lsn;
     if (resume) {
-        /* The interrupted copy's slot still stands where it began. */
-        start = s->slot_flush;
+        /* The interrupted copy's slot still stands where it began; a
+         * streaming pipeline goes on from its stored position. */
+        start = joined ? s->resume_lsn : s->slot_flush;
         int left = 0;
         for (int i = 0; i < s->ntables; i++) {
             uint64_t lsn;
             if (!table_done(done, s->tables[i].oid, &lsn)) left++;
         }
-        tb_log_info("resuming the snapshot: %d of %d tables already copied",
-                    s->ntables - left, s->ntables);
+        if (joined && left == 0) {
+            snap_free(sn);
+            s->snap = NULL;
+            return 0;
+        }
+        if (joined)
+            tb_log_info("%d table(s) joined the pipeline: copying their rows",
+                        left);
+        else
+            tb_log_info("resuming the snapshot: %d of %d tables already "
+                        "copied",
+                        s->ntables - left, s->ntables);
         copy_lsn = start;
         if (left && export_snapshot(s, sn, &copy_lsn, err) < 0) return -1;
         for (int i = 0; i < s->ntables; i++) {
@@ -404,8 +422,10 @@ int tb_pgsrc_snapshot_plan(tb_source *s, const tb_marks *done, int workers,
                 return -1;
     }
     tb_pgsrc_lsn_text(copy_lsn, sn->lsn, sizeof sn->lsn);
-    s->start_lsn = s->resume_lsn = s->acked_lsn = start;
-    tb_pgsrc_lsn_text(start, sn->plan.end.text, sizeof sn->plan.end.text);
+    if (!joined) {
+        s->start_lsn = s->resume_lsn = s->acked_lsn = start;
+        tb_pgsrc_lsn_text(start, sn->plan.end.text, sizeof sn->plan.end.text);
+    } /* else: the stored position stays; plan.end "" */
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     sn->commit_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;

@@ -578,6 +578,41 @@ static void test_snapshot_parallel_resume(void **state)
     assert_same("public.ps2", "mirror.ps2");
 }
 
+/* A table added to the config of a streaming pipeline: its existing rows
+ * are copied from a new snapshot, its later changes stream, nothing of it
+ * is doubled (no key, duplicate rows). */
+static void test_table_joins_later(void **state)
+{
+    (void)state;
+    sql(srcdb, "CREATE TABLE public.j1 (id int PRIMARY KEY, v text)");
+    sql(srcdb, "INSERT INTO public.j1 SELECT g, 'a' FROM generate_series(1, "
+               "100) g");
+    write_config("join", "\"public.j1\"");
+    run_ok();
+    assert_same("public.j1", "mirror.j1");
+    sql(srcdb, "CREATE TABLE public.j2 (n int, v text)");
+    sql(srcdb, "ALTER TABLE public.j2 REPLICA IDENTITY FULL");
+    sql(srcdb, "INSERT INTO public.j2 SELECT g %% 7, 'x' FROM "
+               "generate_series(1, 5000) g");
+    sql(srcdb, "UPDATE public.j1 SET v = 'b' WHERE id <= 10");
+    write_config("join", "\"public.j1\", \"public.j2\"");
+    tu_run r = tu_run_once(config_path, NULL);
+    if (r.status != 0) print_error("%s\n", r.err);
+    assert_int_equal(r.status, 0);
+    assert_true(tu_contains(r.err, "1 table(s) joined the pipeline"));
+    tu_run_free(&r);
+    assert_same("public.j1", "mirror.j1");
+    assert_same("public.j2", "mirror.j2");
+    sql(srcdb, "INSERT INTO public.j2 VALUES (3, 'x'), (3, 'x')");
+    sql(srcdb, "DELETE FROM public.j2 WHERE n = 4");
+    r = tu_run_once(config_path, NULL);
+    assert_int_equal(r.status, 0);
+    /* Copied once: the next run only streams. */
+    assert_false(tu_contains(r.err, "joined the pipeline"));
+    tu_run_free(&r);
+    assert_same("public.j2", "mirror.j2");
+}
+
 /* `tributary status --json`: positions, slot state, retained WAL, lag. */
 static void test_status(void **state)
 {
@@ -694,6 +729,7 @@ int main(void)
         cmocka_unit_test(test_reconnect),
         cmocka_unit_test(test_crash_mid_snapshot),
         cmocka_unit_test(test_snapshot_parallel_resume),
+        cmocka_unit_test(test_table_joins_later),
         cmocka_unit_test(test_big_tx_and_crashes),
         cmocka_unit_test(test_memory_big_transaction),
     };
