@@ -15,7 +15,9 @@
 
 #include <libpq-fe.h>
 #include <mysql.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -306,21 +308,30 @@ static void assert_simple_equal(const char *table)
     free(b);
 }
 
-static void write_config(const char *name, const char *tables)
+/* A config for tables (a JSON list body); extra is appended to the source
+ * object (e.g. ", \"snapshot_workers\": 4"). */
+static void write_config_ex(const char *name, const char *tables,
+                            const char *extra)
 {
     char text[2048];
     snprintf(text, sizeof text,
              "{\"name\": \"%s_%d\",\n"
              " \"source\": {\"type\": \"mysql\", \"dsn\": "
-             "\"mysql://root@%s:%s/\", \"server_id\": %d, \"tables\": [%s]},\n"
+             "\"mysql://root@%s:%s/\", \"server_id\": %d, \"tables\": "
+             "[%s]%s},\n"
              " \"target\": {\"type\": \"postgres\", \"dsn\": \"host=%s port=%s "
              "user=postgres dbname=%s\", \"schema\": \"m\"},\n"
              " \"registry\": {\"path\": \"registry-%s\"},\n"
              " \"batch\": {\"max_rows\": 5000}\n}\n",
              name, (int)getpid(), myhost, myport, 1000 + (int)(getpid() % 1000),
-             tables, pghost, pgport, pgdb, name);
+             tables, extra, pghost, pgport, pgdb, name);
     free(config_path);
     config_path = tu_write_file(dir, "my.json", text);
+}
+
+static void write_config(const char *name, const char *tables)
+{
+    write_config_ex(name, tables, "");
 }
 
 static void run_ok(void)
@@ -553,6 +564,246 @@ static void test_json_as_jsonb(void **state)
     assert_json_equal();
 }
 
+/* ---- the parallel snapshot ------------------------------------------ */
+
+/* A background writer: one transaction after another in the given tables
+ * (inserts, updates, deletes, and transactions spanning two tables) until
+ * told to stop. */
+typedef struct writer {
+    pthread_t thread;
+    atomic_int stop; /* set by the test */
+    atomic_long txs; /* transactions committed */
+    const char *big; /* the large table */
+    const char *log; /* a key-less table: a change applied twice or lost
+                        shows as a wrong count */
+} writer;
+
+static void *writer_main(void *arg)
+{
+    writer *w = arg;
+    MYSQL *m = my_connect();
+    char q[512];
+    for (long n = 1; !w->stop; n++) {
+        int t = (int)(n % 3) + 1;
+        const char *stmts[4];
+        char a[160], b[160], c[160], d[160];
+        snprintf(a, sizeof a, "INSERT INTO %s.ws%d VALUES (%ld, 'w%ld')", mydb,
+                 t, 100000 + n, n);
+        snprintf(b, sizeof b, "UPDATE %s.%s SET v = 'u%ld' WHERE id = %ld",
+                 mydb, w->big, n, (n * 7919) % 300000 + 1);
+        snprintf(c, sizeof c, "DELETE FROM %s.ws%d WHERE id = %ld", mydb, t,
+                 (n * 13) % 2000 + 1);
+        snprintf(d, sizeof d, "INSERT INTO %s.%s VALUES (%ld, 'n%ld')", mydb,
+                 w->big, 1000000 + n, n);
+        stmts[0] = a;
+        stmts[1] = b;
+        stmts[2] = c;
+        stmts[3] = d;
+        bool ok = mysql_query(m, "START TRANSACTION") == 0;
+        /* one to four statements per transaction */
+        for (int k = 0; ok && k <= (int)(n % 4); k++)
+            ok = mysql_query(m, stmts[(k + n) % 4]) == 0;
+        snprintf(q, sizeof q, "INSERT INTO %s.%s VALUES (%ld, 'x')", mydb,
+                 w->log, n % 50);
+        if (ok && n % 2) ok = mysql_query(m, q) == 0;
+        snprintf(q, sizeof q, "%s", ok ? "COMMIT" : "ROLLBACK");
+        if (mysql_query(m, q) != 0 || !ok) {
+            print_error("writer: %s\n", mysql_error(m));
+            break;
+        }
+        w->txs++;
+    }
+    mysql_close(m);
+    return NULL;
+}
+
+/* Run once and return stderr (the log); asserts exit status want. */
+static char *run_log(const char *crash_at, int want)
+{
+    tu_run r = tu_run_once(config_path, crash_at);
+    if (r.status != want || getenv("TB_TEST_VERBOSE"))
+        print_error("tributary exit %d:\n%s\n", r.status, r.err);
+    assert_int_equal(r.status, want);
+    char *log = r.err;
+    r.err = NULL;
+    tu_run_free(&r);
+    return log;
+}
+
+/* A key-less table compared as counts of equal rows. */
+static void assert_log_equal(const char *table)
+{
+    char q[512];
+    snprintf(q, sizeof q,
+             "SELECT n, v, COUNT(*) FROM %s.%s GROUP BY n, v ORDER BY n, v",
+             mydb, table);
+    char *a = my_rows(q);
+    snprintf(q, sizeof q,
+             "SELECT n, v, count(*) FROM m.%s GROUP BY n, v ORDER BY n, v",
+             table);
+    char *b = pg_rows(q);
+    if (strcmp(a, b) != 0)
+        print_error("%s differs\nMariaDB: %.400s\nPostgreSQL: %.400s\n", table,
+                    a, b);
+    assert_string_equal(a, b);
+    free(a);
+    free(b);
+}
+
+static void make_log_table(const char *table)
+{
+    my("CREATE TABLE %s.%s (n INT, v VARCHAR(20))", mydb, table);
+    my("INSERT INTO %s.%s SELECT seq %% 50, 'x' FROM %s.seq_1_to_3000", mydb,
+       table, mydb);
+}
+
+/* Small tables <small>1..3 and a large one. */
+static void make_ws_tables(const char *small, const char *big, int big_rows)
+{
+    for (int t = 1; t <= 3; t++) {
+        my("CREATE TABLE %s.%s%d (id INT PRIMARY KEY, v VARCHAR(40))", mydb,
+           small, t);
+        my("INSERT INTO %s.%s%d SELECT seq, CONCAT('s', seq) FROM "
+           "%s.seq_1_to_2000",
+           mydb, small, t, mydb);
+    }
+    my("CREATE TABLE %s.%s (id INT PRIMARY KEY, v VARCHAR(64))", mydb, big);
+    my("INSERT INTO %s.%s SELECT seq, MD5(seq) FROM %s.seq_1_to_%d", mydb, big,
+       mydb, big_rows);
+    /* fresh statistics: the plan sizes ranges from them */
+    my("ANALYZE TABLE %s.%s", mydb, big);
+}
+
+static void assert_ws_equal(const char *small, const char *big)
+{
+    char t[32];
+    for (int i = 1; i <= 3; i++) {
+        snprintf(t, sizeof t, "%s%d", small, i);
+        assert_simple_equal(t);
+    }
+    assert_simple_equal(big);
+}
+
+/* Three small tables and a 300,000-row one, copied by four workers (the
+ * large one in key ranges) while a writer keeps changing all four; then
+ * streaming. The target equals the source value by value: nothing the
+ * writer did is lost or applied twice. */
+static void test_parallel_snapshot_concurrent_writes(void **state)
+{
+    (void)state;
+    make_ws_tables("ws", "wbig", 300000);
+    make_log_table("wlog");
+    write_config_ex("par",
+                    "\"my_src_*.ws1\", \"my_src_*.ws2\", \"my_src_*.ws3\", "
+                    "\"my_src_*.wbig\", \"my_src_*.wlog\"",
+                    ", \"snapshot_workers\": 4, \"snapshot_chunk_mb\": 1");
+    writer w = {.big = "wbig", .log = "wlog"};
+    assert_int_equal(pthread_create(&w.thread, NULL, writer_main, &w), 0);
+    while (w.txs < 20) /* the writer is up before the copy starts */
+        usleep(10 * 1000);
+    long before = w.txs;
+    char *log = run_log(NULL, 0);
+    long during = w.txs - before;
+    w.stop = 1;
+    pthread_join(w.thread, NULL);
+    fprintf(stderr, "writer: %ld transactions during the first run\n", during);
+    assert_true(during > 0);
+    /* four workers; wbig in ranges copied by more than one of them */
+    assert_non_null(strstr(log, "snapshot: 4 workers, equal positions"));
+    assert_non_null(strstr(log, "wbig split into 8 key ranges of id"));
+    int used[4] = {0}, nused = 0;
+    for (const char *p = strstr(log, "wbig#"); p; p = strstr(p + 1, "wbig#")) {
+        int wk;
+        const char *c = strstr(p, " copied by worker ");
+        if (c && c - p < 20 && sscanf(c, " copied by worker %d", &wk) == 1 &&
+            wk >= 0 && wk < 4 && !used[wk]++)
+            nused++;
+    }
+    assert_true(nused > 1);
+    free(log);
+    run_ok(); /* whatever the writer did after the first run's end */
+    assert_ws_equal("ws", "wbig");
+    assert_log_equal("wlog");
+    /* and streaming on */
+    my("UPDATE %s.wbig SET v = 'last' WHERE id %% 1000 = 0", mydb);
+    my("DELETE FROM %s.ws2 WHERE id %% 2 = 0", mydb);
+    my("INSERT INTO %s.wlog VALUES (1, 'x'), (1, 'y')", mydb);
+    run_ok();
+    assert_ws_equal("ws", "wbig");
+    assert_log_equal("wlog");
+}
+
+/* SIGKILL after some parts committed, writes while the agent is down,
+ * restart: finished tables are not copied again (their marks stay, the
+ * log says so), the rest is copied from new snapshots, and the stream
+ * skips what those copies hold. */
+static void test_snapshot_crash_resume(void **state)
+{
+    (void)state;
+    make_ws_tables("cs", "zbig", 150000);
+    make_log_table("zlog");
+    write_config_ex("crs",
+                    "\"my_src_*.cs1\", \"my_src_*.cs2\", \"my_src_*.cs3\", "
+                    "\"my_src_*.zbig\", \"my_src_*.zlog\"",
+                    ", \"snapshot_workers\": 2, \"snapshot_chunk_mb\": 1");
+    /* cs1..cs3 come first (by name); the 4th part is a range of zbig. */
+    char *log = run_log("after_commit:4", 128 + SIGKILL);
+    free(log);
+    char q[512];
+    snprintf(q, sizeof q,
+             "SELECT count(*) FILTER (WHERE key LIKE '%%.cs_#1/1'), "
+             "count(*) FILTER (WHERE key LIKE '%%.zbig#%%') FROM "
+             "m._tributary_marks WHERE pipeline = 'crs_%d'",
+             (int)getpid());
+    char *marks = pg_rows(q);
+    fprintf(stderr, "marks after the crash (ws, zbig): %s", marks);
+    int ws = -1, zb = -1;
+    assert_int_equal(sscanf(marks, "%d|%d", &ws, &zb), 2);
+    free(marks);
+    assert_true(ws + zb == 4);
+    assert_true(ws >= 2);
+    /* changes while down, in copied and not yet copied tables */
+    my("INSERT INTO %s.cs1 VALUES (5001, 'down')", mydb);
+    my("DELETE FROM %s.cs1 WHERE id <= 10", mydb);
+    my("UPDATE %s.cs2 SET v = 'down' WHERE id %% 10 = 0", mydb);
+    my("UPDATE %s.zbig SET v = 'down' WHERE id %% 1000 = 1", mydb);
+    my("DELETE FROM %s.zbig WHERE id %% 1000 = 2", mydb);
+    my("INSERT INTO %s.zbig VALUES (900001, 'down')", mydb);
+    /* zlog (last by name) is copied after the restart: these rows are in
+     * its copy and must not come again from the stream */
+    my("INSERT INTO %s.zlog VALUES (7, 'x'), (7, 'down')", mydb);
+    MYSQL *m = my_connect();
+    char q2[256];
+    assert_int_equal(mysql_query(m, "START TRANSACTION"), 0);
+    snprintf(q2, sizeof q2, "INSERT INTO %s.cs3 VALUES (6001, 'tx')", mydb);
+    assert_int_equal(mysql_query(m, q2), 0);
+    snprintf(q2, sizeof q2, "INSERT INTO %s.zlog VALUES (8, 'tx')", mydb);
+    assert_int_equal(mysql_query(m, q2), 0);
+    assert_int_equal(mysql_query(m, "COMMIT"), 0);
+    mysql_close(m);
+    log = run_log(NULL, 0);
+    char want[64];
+    snprintf(want, sizeof want, "resuming: %d tables already copied", ws);
+    if (!strstr(log, want)) print_error("%s\n", log);
+    assert_non_null(strstr(log, want));
+    /* a finished table is not copied again */
+    int copied_ws = 0;
+    for (const char *p = strstr(log, ".cs"); p; p = strstr(p + 1, ".cs"))
+        copied_ws += strncmp(p + 4, "#1/1 copied", 11) == 0;
+    assert_int_equal(copied_ws, 3 - ws);
+    assert_non_null(strstr(log, "zbig split into"));
+    free(log);
+    assert_ws_equal("cs", "zbig");
+    assert_log_equal("zlog");
+    /* streaming on, with the skip list learned from the marks */
+    my("INSERT INTO %s.zbig VALUES (900002, 'after')", mydb);
+    my("DELETE FROM %s.cs3 WHERE id = 7", mydb);
+    my("INSERT INTO %s.zlog VALUES (7, 'x')", mydb);
+    run_ok();
+    assert_ws_equal("cs", "zbig");
+    assert_log_equal("zlog");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -561,6 +812,8 @@ int main(void)
         cmocka_unit_test(test_add_drop_column),
         cmocka_unit_test(test_big_tx_crash_and_memory),
         cmocka_unit_test(test_json_as_jsonb),
+        cmocka_unit_test(test_parallel_snapshot_concurrent_writes),
+        cmocka_unit_test(test_snapshot_crash_resume),
     };
     return cmocka_run_group_tests_name("my_e2e", tests, setup, teardown);
 }
