@@ -528,6 +528,20 @@ static int put_field(tb_sink *s, stable *st, const tb_column *col,
                : v->state == TB_VALUE_UNCHANGED ? TB_VALUE_UNCHANGED
                                                 : TB_VALUE_NULL;
     if (f->state != TB_VALUE_SET) return 0;
+    if (st->binary) {
+        /* Kept as a binary COPY field (length included): the target reads
+         * it without parsing text. */
+        const tcol *tc = &st->tcols[st->tmap[col - st->shape->cols]];
+        tb_buf_reset(&s->val);
+        if (tb_pgbin_encode(col->kind, tc->oid, v, &s->val, err) < 0)
+            return tb_error_prefix(err, "column %s", col->name);
+        char *dst = tb_arena_alloc(st->arena, s->val.len);
+        if (!dst) return tb_pgsink_nomem(err);
+        memcpy(dst, s->val.data, s->val.len);
+        f->p = dst;
+        f->len = (uint32_t)s->val.len;
+        return 0;
+    }
     const char *text;
     size_t len;
     if (tb_pgsink_verbatim_kind(col->kind)) {

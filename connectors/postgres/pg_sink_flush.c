@@ -63,11 +63,23 @@ static int copy_end(tb_sink *s, tb_error *err)
     return rc;
 }
 
-/* Append one field as COPY text. */
-static int copy_field(tb_buf *b, const field *f)
+/* Append one buffered field: COPY text, or (bin) a binary COPY field, in
+ * which form the table buffers its fields (see put_field). */
+static int copy_field(tb_buf *b, const field *f, bool bin)
 {
-    if (f->state != TB_VALUE_SET) return tb_buf_append(b, "\\N", 2);
+    if (f->state != TB_VALUE_SET)
+        return bin ? tb_buf_append(b, "\xff\xff\xff\xff", 4)
+                   : tb_buf_append(b, "\\N", 2);
     return tb_buf_append(b, f->p, f->len);
+}
+
+/* Start a COPY (statement in s->sql) in st's buffered format. */
+static int copy_begin_as(tb_sink *s, const stable *st, tb_error *err)
+{
+    if (tb_pgsink_copy_begin(s, err) < 0) return -1;
+    if (!st->binary) return 0;
+    s->copy_binary = true;
+    return tb_pgbin_put_header(&s->copy) < 0 ? tb_pgsink_nomem(err) : 0;
 }
 
 /* Column list "a", "b" of the shape, with a prefix per name. */
@@ -153,16 +165,19 @@ static int flush_inserts(tb_sink *s, stable *st, bool only_direct,
     tb_buf_reset(b);
     PRINTF(b, "COPY %s (", (const char *)st->qname.data);
     if (tb_pgsink_shape_cols(b, st, "") < 0) goto oom;
-    PUT(b, ") FROM STDIN");
-    if (tb_pgsink_copy_begin(s, err) < 0) return -1;
+    PUT(b, st->binary ? ") FROM STDIN (FORMAT binary)" : ") FROM STDIN");
+    if (copy_begin_as(s, st, err) < 0) return -1;
+    bool bin = st->binary;
     for (row *r = st->head; r; r = r->next) {
         if (only_direct && !(r->fresh && r->op == ROW_UPSERT)) continue;
+        if (bin && tb_pgbin_put_tuple(&s->copy, st->shape->ncols) < 0)
+            goto oom_copy;
         for (int i = 0; i < st->shape->ncols; i++) {
-            if ((i && tb_buf_append(&s->copy, "\t", 1) < 0) ||
-                copy_field(&s->copy, &r->f[i]) < 0)
+            if ((i && !bin && tb_buf_append(&s->copy, "\t", 1) < 0) ||
+                copy_field(&s->copy, &r->f[i], bin) < 0)
                 goto oom_copy;
         }
-        if (tb_buf_append(&s->copy, "\n", 1) < 0) goto oom_copy;
+        if (!bin && tb_buf_append(&s->copy, "\n", 1) < 0) goto oom_copy;
         if (s->copy.len >= COPY_CHUNK && copy_send(s, err) < 0) {
             copy_end(s, err);
             return -1;
@@ -337,23 +352,48 @@ static int flush_keyed(tb_sink *s, stable *st, tb_error *err)
     if (!nmerge) return 0;
     if (!st->stage_ready && stage_create(s, st, err) < 0) return -1;
     tb_buf_reset(&s->sql);
-    PRINTF(&s->sql, "COPY %s FROM STDIN", st->stage);
-    if (tb_pgsink_copy_begin(s, err) < 0) return -1;
+    PRINTF(&s->sql,
+           st->binary ? "COPY %s FROM STDIN (FORMAT binary)"
+                      : "COPY %s FROM STDIN",
+           st->stage);
+    if (copy_begin_as(s, st, err) < 0) return -1;
+    bool bin = st->binary;
     tb_buf *c = &s->copy;
     for (row *r = st->head; r; r = r->next) {
         if (direct(r) || r->op == ROW_NONE) continue;
         nd += r->op == ROW_DELETE;
         nu += r->op == ROW_UPSERT;
         np += r->op == ROW_PARTIAL;
-        if (tb_buf_append(c, &r->op, 1) < 0) goto oom_copy;
+        if (bin) {
+            /* op ("char": one byte), u (text or NULL), c1..cN */
+            static const char op_len[4] = {0, 0, 0, 1};
+            static const char u_len[4] = {0, 0, 0, 0};
+            if (tb_pgbin_put_tuple(c, 2 + sh->ncols) < 0 ||
+                tb_buf_append(c, op_len, 4) < 0 ||
+                tb_buf_append(c, &r->op, 1) < 0)
+                goto oom_copy;
+            if (r->op == ROW_PARTIAL) {
+                char len[4];
+                uint32_t n = (uint32_t)sh->ncols;
+                len[0] = (char)(n >> 24);
+                len[1] = (char)(n >> 16);
+                len[2] = (char)(n >> 8);
+                len[3] = (char)n;
+                if (tb_buf_append(c, n ? len : u_len, 4) < 0) goto oom_copy;
+            } else if (tb_buf_append(c, "\xff\xff\xff\xff", 4) < 0) {
+                goto oom_copy;
+            }
+        } else if (tb_buf_append(c, &r->op, 1) < 0) {
+            goto oom_copy;
+        }
         if (r->op == ROW_PARTIAL) {
-            if (tb_buf_append(c, "\t", 1) < 0) goto oom_copy;
+            if (!bin && tb_buf_append(c, "\t", 1) < 0) goto oom_copy;
             for (int i = 0; i < sh->ncols; i++)
                 if (tb_buf_append(
                         c, r->f[i].state == TB_VALUE_UNCHANGED ? "1" : "0", 1) <
                     0)
                     goto oom_copy;
-        } else if (tb_buf_append(c, "\t\\N", 3) < 0) {
+        } else if (!bin && tb_buf_append(c, "\t\\N", 3) < 0) {
             goto oom_copy;
         }
         for (int i = 0; i < sh->ncols; i++) {
@@ -361,10 +401,11 @@ static int flush_keyed(tb_sink *s, stable *st, tb_error *err)
             static const field none = {NULL, 0, TB_VALUE_NULL};
             const field *f =
                 r->op == ROW_DELETE && !sh->cols[i].key ? &none : &r->f[i];
-            if (tb_buf_append(c, "\t", 1) < 0 || copy_field(c, f) < 0)
+            if ((!bin && tb_buf_append(c, "\t", 1) < 0) ||
+                copy_field(c, f, bin) < 0)
                 goto oom_copy;
         }
-        if (tb_buf_append(c, "\n", 1) < 0) goto oom_copy;
+        if (!bin && tb_buf_append(c, "\n", 1) < 0) goto oom_copy;
         if (c->len >= COPY_CHUNK && copy_send(s, err) < 0) {
             copy_end(s, err);
             return -1;
