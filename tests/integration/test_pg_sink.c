@@ -651,16 +651,29 @@ static void test_position_read_back(void **state)
 
     s = open_sink("p_pos", &pos);
     assert_string_equal(pos.text, "16/B374D848");
-    /* a failing batch leaves the stored position alone */
+    /* a value the agent refuses never reaches the target */
     begin(s);
-    INS(s, t, VI(2), VS("b"), VS("not a number"));
+    {
+        tb_value bad[3] = {VI(3), VS("c"), VS("not a number")};
+        tb_change c = {.op = TB_OP_CREATE, .table = t, .after = bad};
+        tb_error e;
+        tb_error_clear(&e);
+        assert_int_equal(ops->apply(s, &c, &e), -1);
+        assert_non_null(strstr(e.msg, "amount"));
+    }
+    ops->abort(s);
+    /* a failing batch leaves the stored position alone: the target refuses
+     * a value its CHECK constraint does not allow */
+    exec_ok("ALTER TABLE mirror.pos ADD CONSTRAINT small CHECK (amount < 100)");
+    begin(s);
+    INS(s, t, VI(2), VS("b"), VS("500.00"));
     tb_error err;
     tb_position p;
     strcpy(p.text, "17/0");
     tb_error_clear(&err);
     assert_int_equal(ops->commit(s, &p, &err), -1);
     assert_int_equal(err.code, TB_ERR_TARGET);
-    assert_non_null(strstr(err.msg, "invalid input syntax"));
+    assert_non_null(strstr(err.msg, "violates check constraint"));
     ops->close(s);
     /* another pipeline has its own row */
     s = open_sink("p_pos_other", &pos);
