@@ -399,6 +399,24 @@ int tb_pgsrc_snapshot_plan(tb_source *s, const tb_marks *done, int workers,
                 return -1;
         }
     } else {
+        /* An interrupted copy whose slot is gone (or was made anew) cannot
+         * go on: the rows it committed match a point the stream can no
+         * longer start from. Starting over is a decision for a person. */
+        if (have) {
+            tb_error_set(
+                err, TB_ERR_SOURCE,
+                "the interrupted snapshot of pipeline %s cannot "
+                "resume: it belongs to replication slot %s, which "
+                "%s. To start over (every table is copied again), "
+                "on the target run: DELETE FROM %s._tributary_marks "
+                "WHERE pipeline = '%s'; then run again",
+                s->cfg->name, have,
+                s->slot_exists ? "was recreated since" : "no longer exists",
+                s->cfg->target.schema ? s->cfg->target.schema : "public",
+                s->cfg->name);
+            tb_error_fatal(err);
+            return -1;
+        }
         if (s->slot_exists) {
             tb_log_warn("replication slot %s exists but the target has no "
                         "committed position and no snapshot progress for "

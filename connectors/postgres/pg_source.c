@@ -369,8 +369,9 @@ static int prepare_slot(tb_source *s, const tb_position *resume, tb_error *err)
                 "the target has position %s but replication slot %s does not "
                 "exist any more, so changes after that position are lost to "
                 "tributary. To start over: drop the replicated tables and "
-                "the pipeline's row in the target's _tributary_state table, "
-                "then run again (a new snapshot is taken)",
+                "the pipeline's rows in the target's _tributary_state and "
+                "_tributary_marks tables, then run again (a new snapshot is "
+                "taken)",
                 resume->text, slot);
             tb_error_fatal(err);
             return -1;

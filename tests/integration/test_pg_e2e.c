@@ -578,6 +578,43 @@ static void test_snapshot_parallel_resume(void **state)
     assert_same("public.ps2", "mirror.ps2");
 }
 
+/* An interrupted copy whose slot was dropped cannot resume: the agent says
+ * so and how to start over; doing that works. */
+static void test_snapshot_slot_gone(void **state)
+{
+    (void)state;
+    sql(srcdb, "CREATE TABLE public.g1 (id int PRIMARY KEY, v text)");
+    sql(srcdb, "CREATE TABLE public.g2 (id int PRIMARY KEY, v text)");
+    sql(srcdb, "INSERT INTO public.g1 SELECT g, 'a' FROM generate_series(1, "
+               "500) g");
+    sql(srcdb, "INSERT INTO public.g2 SELECT g, 'b' FROM generate_series(1, "
+               "500) g");
+    write_config_ex("gone", "\"public.g1\", \"public.g2\"",
+                    ", \"snapshot_workers\": 1, \"slot\": \"gone_slot\"");
+    tu_run r = tu_run_once(config_path, "after_commit:1");
+    assert_int_equal(r.status, 128 + SIGKILL);
+    tu_run_free(&r);
+    sql(srcdb, "SELECT pg_drop_replication_slot('gone_slot')");
+    r = tu_run_once(config_path, NULL);
+    assert_int_not_equal(r.status, 0);
+    if (!tu_contains(r.err, "cannot resume")) print_error("%s\n", r.err);
+    assert_true(tu_contains(r.err, "cannot resume"));
+    assert_true(tu_contains(r.err, "no longer exists"));
+    const char *del = strstr(r.err, "DELETE FROM ");
+    assert_non_null(del);
+    char stmt[256];
+    size_t n = strcspn(del, ";");
+    assert_true(n < sizeof stmt);
+    memcpy(stmt, del, n);
+    stmt[n] = '\0';
+    tu_run_free(&r);
+    sql(dwdb, "%s", stmt);
+    sql(srcdb, "INSERT INTO public.g2 VALUES (1000, 'late')");
+    run_ok();
+    assert_same("public.g1", "mirror.g1");
+    assert_same("public.g2", "mirror.g2");
+}
+
 /* A table added to the config of a streaming pipeline: its existing rows
  * are copied from a new snapshot, its later changes stream, nothing of it
  * is doubled (no key, duplicate rows). */
@@ -730,6 +767,7 @@ int main(void)
         cmocka_unit_test(test_crash_mid_snapshot),
         cmocka_unit_test(test_snapshot_parallel_resume),
         cmocka_unit_test(test_table_joins_later),
+        cmocka_unit_test(test_snapshot_slot_gone),
         cmocka_unit_test(test_big_tx_and_crashes),
         cmocka_unit_test(test_memory_big_transaction),
     };
