@@ -708,7 +708,14 @@ int tb_mysrc_stream_poll(tb_source *s, const tb_emit *emit, int timeout_ms,
 {
     int64_t deadline = now_us() + (int64_t)timeout_ms * 1000;
     for (;;) {
-        MARIADB_RPL_EVENT *e = mariadb_rpl_fetch(s->rpl, s->ev);
+        /* A fresh event each time: after a failed fetch the library's
+         * state of an event handed back to it is not to be trusted (a
+         * killed connection left one whose free crashed). */
+        if (s->ev) {
+            mariadb_free_rpl_event(s->ev);
+            s->ev = NULL;
+        }
+        MARIADB_RPL_EVENT *e = mariadb_rpl_fetch(s->rpl, NULL);
         if (!e) {
             unsigned code = mysql_errno(s->repl);
             if (code == ER_MASTER_FATAL_ERROR_READING_BINLOG) {

@@ -760,7 +760,12 @@ static void test_snapshot_crash_resume(void **state)
     int ws = -1, zb = -1;
     assert_int_equal(sscanf(marks, "%d|%d", &ws, &zb), 2);
     free(marks);
-    assert_true(ws + zb == 4);
+    /* the 4th commit kills the agent; the other worker may just have
+     * committed one more */
+    if (ws + zb < 4 || ws + zb > 5 || ws < 2)
+        print_error("unexpected marks after the crash: %d small, %d zbig\n", ws,
+                    zb);
+    assert_true(ws + zb >= 4 && ws + zb <= 5);
     assert_true(ws >= 2);
     /* changes while down, in copied and not yet copied tables */
     my("INSERT INTO %s.cs1 VALUES (5001, 'down')", mydb);
@@ -804,6 +809,132 @@ static void test_snapshot_crash_resume(void **state)
     assert_log_equal("zlog");
 }
 
+/* ---- reconnect --------------------------------------------------------- */
+
+static const char *agent_log; /* log of the agent running in background */
+
+/* Id of the newest binlog dump thread other than `other`, 0 when none. */
+static long dump_thread(long other)
+{
+    char q[256];
+    snprintf(q, sizeof q,
+             "SELECT COALESCE(MAX(ID), 0) FROM information_schema.PROCESSLIST "
+             "WHERE COMMAND LIKE 'Binlog Dump%%' AND ID <> %ld",
+             other);
+    char *v = my_rows(q);
+    long id = atol(v);
+    free(v);
+    return id;
+}
+
+static long wait_dump_thread(long other)
+{
+    for (int i = 0; i < 400; i++) {
+        long id = dump_thread(other);
+        if (id) return id;
+        usleep(25 * 1000);
+    }
+    char *all = my_rows("SELECT ID, COMMAND, STATE FROM "
+                        "information_schema.PROCESSLIST");
+    char *cmd = NULL;
+    if (agent_log && asprintf(&cmd, "cat %s >&2", agent_log) > 0 &&
+        system(cmd) < 0)
+        fprintf(stderr, "cannot show %s\n", agent_log);
+    free(cmd);
+    fail_msg("no binlog dump thread (other than %ld) appeared:\n%s", other,
+             all);
+    return 0;
+}
+
+static bool wait_target_count(const char *table, const char *want)
+{
+    char q[256];
+    snprintf(q, sizeof q, "SELECT count(*) FROM m.%s", table);
+    for (int i = 0; i < 600; i++) {
+        char *n = pg_rows(q);
+        bool ok =
+            strncmp(n, want, strlen(want)) == 0 && n[strlen(want)] == '\n';
+        free(n);
+        if (ok) return true;
+        usleep(50 * 1000);
+    }
+    return false;
+}
+
+/* The replication connection is killed (KILL from another session) while
+ * the agent reads a large transaction, and again while it is idle: it
+ * reconnects each time and the target ends equal to the source, with the
+ * large transaction neither cut nor doubled (a key-less table counts). */
+static void test_reconnect_after_kill(void **state)
+{
+    (void)state;
+    my("CREATE TABLE %s.rc (id INT PRIMARY KEY, v VARCHAR(40))", mydb);
+    my("CREATE TABLE %s.rclog (n INT)", mydb);
+    write_config("recon", "\"my_src_*.rc\", \"my_src_*.rclog\"");
+    run_ok();
+    char *log = NULL;
+    assert_true(asprintf(&log, "%s/recon.log", dir) > 0);
+    int pid = tu_spawn(
+        (char *const[]){(char *)tu_bin(), "run", "-c", config_path, NULL}, log);
+    agent_log = log;
+    long id = wait_dump_thread(0);
+    /* round 1: one 200,000-row transaction, killed while it streams */
+    MYSQL *m = my_connect();
+    char q[256];
+    assert_int_equal(mysql_query(m, "START TRANSACTION"), 0);
+    snprintf(q, sizeof q,
+             "INSERT INTO %s.rc SELECT seq, MD5(seq) FROM %s.seq_1_to_100000",
+             mydb, mydb);
+    assert_int_equal(mysql_query(m, q), 0);
+    snprintf(q, sizeof q,
+             "INSERT INTO %s.rclog SELECT seq %% 10 FROM %s.seq_1_to_100000",
+             mydb, mydb);
+    assert_int_equal(mysql_query(m, q), 0);
+    assert_int_equal(mysql_query(m, "COMMIT"), 0);
+    usleep(150 * 1000);
+    snprintf(q, sizeof q, "KILL %ld", id);
+    assert_int_equal(mysql_query(m, q), 0);
+    bool ok = wait_target_count("rc", "100000");
+    /* round 2: killed while idle; changes made meanwhile arrive too */
+    long id2 = wait_dump_thread(id);
+    snprintf(q, sizeof q, "KILL %ld", id2);
+    assert_int_equal(mysql_query(m, q), 0);
+    mysql_close(m);
+    my("INSERT INTO %s.rc SELECT seq + 200000, 'after' FROM %s.seq_1_to_100",
+       mydb, mydb);
+    my("INSERT INTO %s.rclog VALUES (77), (77)", mydb);
+    ok = ok && wait_target_count("rc", "100100");
+    ok = ok && wait_target_count("rclog", "100002");
+    kill(pid, SIGTERM);
+    int status = tu_wait(pid);
+    char *cmd = NULL;
+    assert_true(asprintf(&cmd, "grep -c 'binlog dump reconnected' %s", log) >
+                0);
+    FILE *f = popen(cmd, "r");
+    int reconnects = 0;
+    assert_non_null(f);
+    assert_int_equal(fscanf(f, "%d", &reconnects), 1);
+    pclose(f);
+    free(cmd);
+    if (!ok || status != 0 || reconnects < 2) {
+        if (asprintf(&cmd, "cat %s >&2", log) > 0 && system(cmd) < 0)
+            fprintf(stderr, "cannot show %s\n", log);
+        free(cmd);
+    }
+    assert_true(ok);
+    assert_int_equal(status, 0);
+    assert_true(reconnects >= 2);
+    free(log);
+    assert_simple_equal("rc");
+    snprintf(q, sizeof q,
+             "SELECT n, COUNT(*) FROM %s.rclog GROUP BY n ORDER BY n", mydb);
+    char *a = my_rows(q);
+    char *b = pg_rows("SELECT n, count(*) FROM m.rclog GROUP BY n ORDER BY n");
+    assert_string_equal(a, b);
+    free(a);
+    free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -814,6 +945,7 @@ int main(void)
         cmocka_unit_test(test_json_as_jsonb),
         cmocka_unit_test(test_parallel_snapshot_concurrent_writes),
         cmocka_unit_test(test_snapshot_crash_resume),
+        cmocka_unit_test(test_reconnect_after_kill),
     };
     return cmocka_run_group_tests_name("my_e2e", tests, setup, teardown);
 }
