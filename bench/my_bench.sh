@@ -12,12 +12,15 @@
 #              same range into row changes and discarding them).
 #              Goal: tributary >= 1.5x as fast as mariadb-binlog.
 #   migration  a 1,000,000-row table of that shape, MariaDB -> a fresh
-#              PostgreSQL database: `tributary run --once` (snapshot) vs
-#              pgloader; time and peak RSS of each.
+#              PostgreSQL database: `tributary run --once` (snapshot) with
+#              source.snapshot_workers = 1 and = TB_BENCH_WORKERS (default
+#              4; key ranges of source.snapshot_chunk_mb = TB_BENCH_CHUNK_MB,
+#              default 16) vs pgloader; time and peak RSS of each.
 #              Goal: tributary <= 1/3 of pgloader's time.
 #
 # Usage: bench/my_bench.sh [RUNS]   (default 3 runs of each; needs a build:
 #        make -s build/tributary build/bench/bench_my_decode)
+#        TB_BENCH_ONLY=decode|migration runs one part only.
 # pgloader is optional (apt-get install -y pgloader); without it the
 # migration comparison is skipped.
 set -euo pipefail
@@ -26,11 +29,16 @@ BIN=${TB_BIN:-$PWD/build/tributary}
 DECODE=${TB_DECODE_BIN:-$PWD/build/bench/bench_my_decode}
 RUNS=${1:-3}
 ROWS=${TB_BENCH_ROWS:-1000000}
+ONLY=${TB_BENCH_ONLY:-all}
+WORKERS=${TB_BENCH_WORKERS:-4}
+CHUNK_MB=${TB_BENCH_CHUNK_MB:-16}
 
 if [ -z "${TB_MY_PORT:-}" ] || [ -z "${TB_PG_PORT:-}" ]; then
   exec scripts/servers.sh run -- "$0" "$@"
 fi
-for b in "$BIN" "$DECODE"; do
+NEED=("$BIN")
+[ "$ONLY" = migration ] || NEED+=("$DECODE")
+for b in "${NEED[@]}"; do
   [ -x "$b" ] || { echo "$b missing: make -s build/tributary build/bench/bench_my_decode" >&2; exit 1; }
 done
 
@@ -76,6 +84,7 @@ ROW_SQL="seq, seq % 1000, CONCAT(MD5(seq), 'abcdefgh'), (seq % 100000) / 7,
   TIMESTAMP'2024-01-01 00:00:00' + INTERVAL seq SECOND, seq % 2 = 0"
 
 # ---- decode ----------------------------------------------------------------
+if [ "$ONLY" != migration ]; then
 echo "== decode: building W1 in the binlog ($ROWS rows)"
 my -e "SET GLOBAL max_binlog_size = 1073741824; DROP DATABASE IF EXISTS w1; DROP DATABASE IF EXISTS mig; RESET MASTER"
 my -e "CREATE DATABASE w1; CREATE TABLE w1.w1 $TABLE_DDL"
@@ -112,18 +121,21 @@ mb=$(echo "${mb_times[*]}" | median)
 tb=$(echo "${tb_times[*]}" | median)
 echo "decode W1 ($BYTES binlog bytes): mariadb-binlog ${mb} s, tributary ${tb} s (medians of $RUNS)"
 echo "decode speed-up tributary vs mariadb-binlog: $(ratio "$mb" "$tb")x (goal >= 1.50)"
+fi
+[ "$ONLY" = decode ] && exit 0
 
 # ---- migration -------------------------------------------------------------
 echo "== migration: $ROWS rows"
-my -e "DROP DATABASE w1; RESET MASTER; DROP DATABASE IF EXISTS mig; CREATE DATABASE mig; CREATE TABLE mig.w1 $TABLE_DDL"
+my -e "DROP DATABASE IF EXISTS w1; RESET MASTER; DROP DATABASE IF EXISTS mig; CREATE DATABASE mig; CREATE TABLE mig.w1 $TABLE_DDL"
 my mig -e "SET time_zone = '+00:00'; INSERT INTO mig.w1 SELECT $ROW_SQL FROM seq_1_to_$ROWS; ANALYZE TABLE mig.w1" > /dev/null
 SRC_SUM=$(myval mig -e "SELECT COUNT(*), SUM(qty), SUM(amount) FROM w1" | tr '\t' '|')
 
-config() { # name db
+config() { # name db workers
   cat > "$WORK/$1.json" <<JSON
 {"name": "$1",
  "source": {"type": "mysql", "dsn": "mysql://root@127.0.0.1:$TB_MY_PORT/mig",
-            "server_id": 777002, "tables": ["mig.w1"], "snapshot": "initial"},
+            "server_id": 777002, "tables": ["mig.w1"], "snapshot": "initial",
+            "snapshot_workers": $3, "snapshot_chunk_mb": $CHUNK_MB},
  "target": {"type": "postgres", "dsn": "host=127.0.0.1 port=$TB_PG_PORT user=postgres dbname=$2",
             "schema": "public"},
  "registry": {"path": "$WORK/registry-$1"},
@@ -137,16 +149,22 @@ if ! command -v pgloader > /dev/null; then
   HAVE_PGLOADER=0
   echo "   pgloader not installed (apt-get install -y pgloader): comparison skipped"
 fi
-trib_times=() ; trib_rss=() ; pgl_times=() ; pgl_rss=()
-for run in $(seq 1 "$RUNS"); do
+trib_times=() ; trib_rss=() ; pgl_times=() ; pgl_rss=() ; one_times=() ; one_rss=()
+# One migration by tributary with $1 snapshot workers; leaves secs and rss.
+trib_migrate() {
   q -d postgres -c "DROP DATABASE IF EXISTS mtrib" -c "CREATE DATABASE mtrib"
   rm -rf "$WORK/registry-mig"
-  config mig mtrib
+  config mig mtrib "$1"
   measure "$BIN" run --once -c "$WORK/mig.json"
-  trib_times+=("$(cat "$WORK/secs")") ; trib_rss+=("$(cat "$WORK/rss")")
   got=$(val -d mtrib -c "SELECT count(*), sum(qty), sum(amount) FROM public.w1")
   [ "$got" = "$SRC_SUM" ] || { echo "tributary target $got, source $SRC_SUM" >&2; exit 1; }
-  line="   run $run: tributary ${trib_times[-1]} s ${trib_rss[-1]} KiB"
+}
+for run in $(seq 1 "$RUNS"); do
+  trib_migrate 1
+  one_times+=("$(cat "$WORK/secs")") ; one_rss+=("$(cat "$WORK/rss")")
+  trib_migrate "$WORKERS"
+  trib_times+=("$(cat "$WORK/secs")") ; trib_rss+=("$(cat "$WORK/rss")")
+  line="   run $run: tributary 1 worker ${one_times[-1]} s ${one_rss[-1]} KiB, $WORKERS workers ${trib_times[-1]} s ${trib_rss[-1]} KiB"
   if [ "$HAVE_PGLOADER" = 1 ]; then
     q -d postgres -c "DROP DATABASE IF EXISTS mpgl" -c "CREATE DATABASE mpgl"
     measure pgloader --quiet "mysql://root@127.0.0.1:$TB_MY_PORT/mig" \
@@ -160,9 +178,12 @@ for run in $(seq 1 "$RUNS"); do
   echo "$line"
 done
 tt=$(echo "${trib_times[*]}" | median) ; tr_=$(echo "${trib_rss[*]}" | median)
+ot=$(echo "${one_times[*]}" | median) ; or_=$(echo "${one_rss[*]}" | median)
+echo "migration $ROWS rows, tributary: 1 worker ${ot} s / ${or_} KiB, $WORKERS workers ${tt} s / ${tr_} KiB (medians of $RUNS)"
+echo "migration speed-up $WORKERS workers vs 1: $(ratio "$ot" "$tt")x"
 if [ "$HAVE_PGLOADER" = 1 ]; then
   pt=$(echo "${pgl_times[*]}" | median) ; pr=$(echo "${pgl_rss[*]}" | median)
-  echo "migration $ROWS rows: pgloader ${pt} s / ${pr} KiB peak RSS, tributary ${tt} s / ${tr_} KiB (medians of $RUNS)"
+  echo "migration $ROWS rows: pgloader ${pt} s / ${pr} KiB peak RSS, tributary ($WORKERS workers) ${tt} s / ${tr_} KiB (medians of $RUNS)"
   echo "migration time ratio tributary/pgloader: $(ratio "$tt" "$pt") (goal <= 0.33)"
   echo "migration memory ratio tributary/pgloader: $(ratio "$tr_" "$pr")"
 else
