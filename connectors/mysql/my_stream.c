@@ -122,6 +122,29 @@ fail:
     return -1;
 }
 
+/*
+ * Is the group being read already part of tab's initial copy? A snapshot
+ * at binlog position P (binlog_snapshot_file/position: the offset just
+ * after the last transaction it contains) holds exactly the transactions
+ * that begin before P; one that begins at or after P is not in it. So
+ * tab's changes are skipped in groups beginning before tab->copied_at and
+ * applied from there on. Binlog coordinates compare by file sequence
+ * number, then offset, so a ROTATE in between orders correctly. Without a
+ * file name (not seen yet) the GTID decides: within a domain, a sequence
+ * number at or below the copy's is in the copy.
+ */
+static bool in_copy(const tb_source *s, const my_table *tab)
+{
+    if (!tab->copied) return false;
+    if (s->group_begin.file[0] && tab->copied_at.file[0])
+        return tb_mysrc_pos_binlog_cmp(&s->group_begin, &tab->copied_at) < 0;
+    if (!s->group_has_gtid) return false;
+    for (int i = 0; i < tab->copied_at.ngtids; i++)
+        if (tab->copied_at.gtids[i].domain == s->group_gtid.domain)
+            return s->group_gtid.seq <= tab->copied_at.gtids[i].seq;
+    return false;
+}
+
 /* ---- table maps ---------------------------------------------------------- */
 
 static my_tmap *map_find(tb_source *s, uint64_t id)
@@ -163,6 +186,15 @@ static int map_shape(tb_source *s, my_tmap *m, const tb_emit *emit,
     my_table *tab = tb_mysrc_table(s, tm->db, tm->table, err);
     if (!tab) return -1;
     m->tab = tab;
+    if (in_copy(s, tab)) {
+        /* The rows that follow are skipped: this map's shape may be older
+         * than the copy's (DDL since), so it is not announced. Forget the
+         * bytes so the same map is looked at again in a later group. */
+        free(m->raw);
+        m->raw = NULL;
+        m->rawlen = 0;
+        return 0;
+    }
     tb_table *t = NULL;
     uint32_t *cs = NULL;
     if (tm->has_names) {
@@ -252,29 +284,6 @@ static void group_start(tb_source *s, const tb_binlog_header *h,
                 s->skip_group = true;
     }
     change_position(s);
-}
-
-/*
- * Is the group being read already part of tab's initial copy? A snapshot
- * at binlog position P (binlog_snapshot_file/position: the offset just
- * after the last transaction it contains) holds exactly the transactions
- * that begin before P; one that begins at or after P is not in it. So
- * tab's changes are skipped in groups beginning before tab->copied_at and
- * applied from there on. Binlog coordinates compare by file sequence
- * number, then offset, so a ROTATE in between orders correctly. Without a
- * file name (not seen yet) the GTID decides: within a domain, a sequence
- * number at or below the copy's is in the copy.
- */
-static bool in_copy(const tb_source *s, const my_table *tab)
-{
-    if (!tab->copied) return false;
-    if (s->group_begin.file[0] && tab->copied_at.file[0])
-        return tb_mysrc_pos_binlog_cmp(&s->group_begin, &tab->copied_at) < 0;
-    if (!s->group_has_gtid) return false;
-    for (int i = 0; i < tab->copied_at.ngtids; i++)
-        if (tab->copied_at.gtids[i].domain == s->group_gtid.domain)
-            return s->group_gtid.seq <= tab->copied_at.gtids[i].seq;
-    return false;
 }
 
 static int progress(tb_source *s, const tb_emit *emit, tb_error *err)
