@@ -281,7 +281,14 @@ static int start_snapshots(tb_source *s, my_snap *sn, tb_error *err)
     } else {
         int attempt = 1;
         for (;; attempt++) {
-            if (begin_snapshots(sn, err) < 0) return -1;
+            if (s->snap_between) {
+                for (int i = 0; i < sn->nw; i++) {
+                    if (i) s->snap_between(s->snap_between_ctx);
+                    if (begin_snapshot(&sn->w[i], err) < 0) return -1;
+                }
+            } else if (begin_snapshots(sn, err) < 0) {
+                return -1;
+            }
             for (int i = 0; i < sn->nw; i++)
                 if (snapshot_coords(sn->w[i].sql, &sn->w[i].pos, err) < 0)
                     return -1;

@@ -174,7 +174,12 @@ struct tb_source {
     uint64_t replay_skip;   /* after a reconnect: changes already emitted */
     char change_pos[TB_POSITION_MAX]; /* position text of changes */
     /* snapshot */
-    my_snap *snap;            /* this session's snapshot plan, or NULL */
+    my_snap *snap; /* this session's snapshot plan, or NULL */
+    /* Tests only (fault injection, like tb_crash_point): when set, worker
+     * snapshots start one by one with a call in between, so a test can
+     * commit there and force their positions apart. */
+    void (*snap_between)(void *ctx);
+    void *snap_between_ctx;   /* passed to snap_between */
     int64_t last_progress_us; /* when progress was last sent */
 };
 

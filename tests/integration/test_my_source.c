@@ -852,6 +852,124 @@ static void test_resume_skip(void **state)
     rec_free(&r3);
 }
 
+/* Snapshot positions forced apart: a commit between worker starts. */
+static int dp_next = 1000; /* next id the hook inserts */
+
+static void dp_between(void *ctx)
+{
+    (void)ctx;
+    char q[256];
+    for (int t = 1; t <= 3; t++) {
+        snprintf(q, sizeof q, "INSERT INTO " DB ".dp%d VALUES (%d, 0)", t,
+                 dp_next);
+        sql(q);
+    }
+    dp_next++;
+}
+
+/* Count, per table dpK and id, the rows a recording holds ("r" from a
+ * copy, "c" from the stream). */
+static void dp_count(const rec *r, int counts[4][2000])
+{
+    for (int i = 0; i < r->n; i++) {
+        int t, id;
+        char op;
+        if (sscanf(r->lines[i], "%c dp%d after id=%d", &op, &t, &id) == 3 &&
+            (op == 'r' || op == 'c') && t >= 1 && t <= 3 && id >= 0 &&
+            id < 2000)
+            counts[t][id]++;
+    }
+}
+
+/* When the workers' snapshots cannot agree on a position, every table is
+ * one part copied at the position of the worker that took it; the stream
+ * starts at the earliest and skips, per table, what its copy holds: every
+ * row arrives exactly once. */
+static void test_different_positions(void **state)
+{
+    (void)state;
+    for (int t = 1; t <= 3; t++) {
+        char q[256];
+        snprintf(q, sizeof q, "DROP TABLE IF EXISTS " DB ".dp%d", t);
+        sql(q);
+        snprintf(q, sizeof q,
+                 "CREATE TABLE " DB ".dp%d (id INT PRIMARY KEY, v INT)", t);
+        sql(q);
+        snprintf(q, sizeof q,
+                 "INSERT INTO " DB ".dp%d VALUES (1, 1), (2, 2), (3, 3)", t);
+        sql(q);
+    }
+    cfgbox b;
+    cfg_init(&b, DB ".dp*", "initial", "null");
+    tb_source *s = open_src(&b, NULL);
+    s->snap_between = dp_between;
+    tb_snap_plan plan;
+    tb_marks none = {0};
+    tb_error err;
+    if (tb_mysql_source_ops.snapshot_plan(s, &none, 3, &plan, &err) != 0)
+        fail_msg("%s", err.msg);
+    s->snap_between = NULL;
+    assert_int_equal(plan.workers, 3);
+    assert_int_equal(plan.nparts, 3);
+    copier c[3];
+    pthread_t th[3];
+    for (int w = 0; w < 3; w++) {
+        memset(&c[w], 0, sizeof c[w]);
+        c[w].s = s;
+        c[w].worker = w;
+        c[w].workers = 3;
+        c[w].nparts = plan.nparts;
+        c[w].r.keep_changes = true;
+        assert_int_equal(pthread_create(&th[w], NULL, copier_main, &c[w]), 0);
+    }
+    for (int w = 0; w < 3; w++)
+        pthread_join(th[w], NULL);
+    /* three parts at three different positions; the stream starts at the
+     * first */
+    for (int w = 0; w < 3; w++) {
+        assert_int_equal(c[w].fails, 0);
+        assert_int_equal(c[w].r.commits, 1);
+    }
+    assert_string_not_equal(c[0].r.last_commit.text, c[1].r.last_commit.text);
+    assert_string_not_equal(c[1].r.last_commit.text, c[2].r.last_commit.text);
+    assert_string_equal(plan.end.text, c[0].r.last_commit.text);
+    tb_mysql_source_ops.snapshot_end(s, true);
+    sql("INSERT INTO " DB ".dp1 VALUES (1999, 9)");
+    sql("INSERT INTO " DB ".dp3 VALUES (1998, 9)");
+    rec r = {0};
+    r.keep_changes = true;
+    drain(s, &r);
+    static int counts[4][2000];
+    memset(counts, 0, sizeof counts);
+    for (int w = 0; w < 3; w++)
+        dp_count(&c[w].r, counts);
+    dp_count(&r, counts);
+    for (int t = 1; t <= 3; t++) {
+        char q[128];
+        snprintf(q, sizeof q, "SELECT id FROM " DB ".dp%d", t);
+        if (mysql_query(admin, q) != 0) fail_msg("%s", mysql_error(admin));
+        MYSQL_RES *res = mysql_store_result(admin);
+        MYSQL_ROW row;
+        int rows = 0;
+        while ((row = mysql_fetch_row(res))) {
+            int id = atoi(row[0]);
+            if (counts[t][id] != 1)
+                fail_msg("dp%d id %d arrived %d times", t, id, counts[t][id]);
+            counts[t][id] = 0;
+            rows++;
+        }
+        mysql_free_result(res);
+        for (int id = 0; id < 2000; id++)
+            if (counts[t][id])
+                fail_msg("dp%d id %d is not in the source", t, id);
+        assert_true(rows > 4);
+    }
+    for (int w = 0; w < 3; w++)
+        rec_free(&c[w].r);
+    rec_free(&r);
+    tb_mysql_source_ops.close(s);
+}
+
 static int group_setup(void **state)
 {
     (void)state;
@@ -895,6 +1013,7 @@ int main(void)
         cmocka_unit_test(test_copy_state),
         cmocka_unit_test(test_parallel_ranges),
         cmocka_unit_test(test_resume_skip),
+        cmocka_unit_test(test_different_positions),
     };
     const struct CMUnitTest none[] = {cmocka_unit_test(test_no_server)};
     if (!getenv("TB_MY_URI"))
