@@ -271,7 +271,7 @@ typedef enum my_copy_state {
 /* What done says about db.name's copy. Part marks are keyed
  * "db.name#i/n" (part i of n); the copy is done when all n are present,
  * and *at gets the latest position among them. Returns the state, or -1
- * (TB_ERR_SOURCE) when a mark's value is not a position. */
+ * with err naming the mark when its value is not a position. */
 int tb_mysrc_copy_state(const tb_marks *done, const char *db, const char *name,
                         my_pos *at, tb_error *err);
 
