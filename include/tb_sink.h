@@ -59,6 +59,14 @@ typedef struct tb_sink_ops {
     int (*mark)(tb_sink *s, const char *key, const char *value, tb_error *err);
     /* Optional: append every committed mark of the pipeline to out. */
     int (*marks)(tb_sink *s, tb_marks *out, tb_error *err);
+    /* Optional: t was just emptied, in the open transaction, for a
+     * snapshot load; the sink may drop what makes loading slow (e.g. an
+     * index) if load_end restores it. */
+    int (*load_begin)(tb_sink *s, const tb_table *t, tb_error *err);
+    /* Optional: in the open transaction of t's last snapshot part, after
+     * every other part of t committed: restore what load_begin dropped
+     * (so a table whose parts all committed is complete). */
+    int (*load_end)(tb_sink *s, const tb_table *t, tb_error *err);
 } tb_sink_ops;
 
 #endif

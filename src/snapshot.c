@@ -45,6 +45,8 @@ struct run {
     atomic_llong rows;     /* rows copied so far */
     atomic_bool stop;      /* a worker failed or a stop was requested */
     atomic_int running;    /* workers still running */
+    int *ptable;           /* plan table index of each part, -1 none */
+    atomic_int *left;      /* parts of each plan table not committed */
     pthread_mutex_t lock;  /* guards err */
     tb_error err;          /* first failure */
     bool failed;           /* err holds a failure */
@@ -110,6 +112,12 @@ static int w_commit(void *ctx, const tb_tx *tx, tb_error *err)
     const tb_sink_ops *k = w->r->c->kops;
     const tb_snap_part *p = &w->r->plan->parts[w->part];
     if (stopped(w->r, err) < 0) return -1;
+    /* The table's last part: every other one committed, so the sink can
+     * finish the table (e.g. build its key) with this part's commit. */
+    int t = w->r->ptable[w->part];
+    if (t >= 0 && k->load_end && atomic_fetch_sub(&w->r->left[t], 1) == 1 &&
+        k->load_end(w->sink, w->r->plan->tables[t], err) < 0)
+        return -1;
     if (k->mark(w->sink, p->key, tx->end.text, err) < 0) return -1;
     tb_crash_point("before_commit");
     w->in_tx = false;
@@ -239,6 +247,8 @@ static int empty_tables(const tb_snapshot_ctx *c, tb_snap_plan *plan,
         t.source.txid = -1;
         t.source.snapshot = true;
         if (k->apply(c->sink, &t, err) < 0) goto fail;
+        if (k->load_begin && k->load_begin(c->sink, t.table, err) < 0)
+            goto fail;
     }
     return k->commit(c->sink, NULL, err);
 fail:
@@ -299,7 +309,22 @@ int tb_snapshot_run(const tb_snapshot_ctx *c, tb_position *end, tb_error *err)
                 plan.nparts, nw);
     r.c = c;
     r.plan = &plan;
+    r.ptable = calloc((size_t)plan.nparts, sizeof *r.ptable);
+    r.left = calloc((size_t)(plan.ntables ? plan.ntables : 1), sizeof *r.left);
     pthread_mutex_init(&r.lock, NULL);
+    if (!r.ptable || !r.left) {
+        tb_error_set(err, TB_ERR_NOMEM, "out of memory");
+        goto out_lock;
+    }
+    for (int i = 0; i < plan.nparts; i++) {
+        r.ptable[i] = -1;
+        for (int t = 0; t < plan.ntables; t++)
+            if (plan.parts[i].table == plan.tables[t]) {
+                r.ptable[i] = t;
+                atomic_fetch_add(&r.left[t], 1);
+                break;
+            }
+    }
     tb_crash_point("snapshot_start"); /* reads TB_CRASH_AT before threads */
     ws = calloc((size_t)(nw ? nw : 1), sizeof *ws);
     if (!ws) {
@@ -354,6 +379,8 @@ int tb_snapshot_run(const tb_snapshot_ctx *c, tb_position *end, tb_error *err)
     rc = plan.end.text[0] ? commit_end(c, &plan, end, err) : 0;
 out_lock:
     pthread_mutex_destroy(&r.lock);
+    free(r.ptable);
+    free((void *)r.left);
 out:
     if (planned) c->sops->snapshot_end(c->src, rc == 0);
     free(ws);

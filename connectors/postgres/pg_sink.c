@@ -441,6 +441,20 @@ static int map_columns(stable *st, tb_error *err)
     return 0;
 }
 
+/* Read the target table's columns and indexes again (after a snapshot
+ * load dropped and rebuilt its primary key). */
+int tb_pgsink_table_refresh(tb_sink *s, stable *st, tb_error *err)
+{
+    bool exists;
+    st->reread = false;
+    if (read_target(s, st, &exists, err) < 0) return -1;
+    if (!exists)
+        return tb_error_set(err, TB_ERR_TARGET,
+                            "postgres target: table %s disappeared",
+                            (const char *)st->qname.data);
+    return map_columns(st, err);
+}
+
 /* The prepare op: create or evolve the target table for shape t. */
 static int sink_prepare(tb_sink *s, const tb_table *t, tb_error *err)
 {
@@ -950,6 +964,104 @@ fail:
     return -1;
 }
 
+/*
+ * A snapshot is about to load st into an emptied table: loading without
+ * the primary key's index and building it once at the end is cheaper than
+ * keeping it up to date row by row. Only a primary key on exactly the key
+ * columns, that no foreign key references, on a table without a comment
+ * of its own: the comment records that the key is to be rebuilt, so a
+ * crash mid-load leaves a trace (and such a table is copied again before
+ * anything streams into it, which rebuilds the key).
+ */
+static const char pk_marker[] = "tributary: primary key rebuilt after the "
+                                "snapshot load: ";
+
+static int op_load_begin(tb_sink *s, const tb_table *t, tb_error *err)
+{
+    static const char q[] =
+        "SELECT c.conname, obj_description($1::regclass, 'pg_class'), "
+        "array_length(c.conkey, 1), NOT EXISTS (SELECT 1 FROM pg_constraint "
+        "f WHERE f.confrelid = $1::regclass) FROM pg_constraint c WHERE "
+        "c.conrelid = $1::regclass AND c.contype = 'p'";
+    stable *st;
+    if (table_for(s, t, &st, err) < 0) return -1;
+    if (!st->nkeys || !st->upsert_ok) return 0;
+    const char *name = (const char *)st->qname.data;
+    PGresult *res =
+        tb_pgsink_query(s, q, 1, &name, "reading the primary key", err);
+    if (!res) return -1;
+    bool drop = PQntuples(res) == 1 && PQgetisnull(res, 0, 1) &&
+                atoi(PQgetvalue(res, 0, 2)) == st->nkeys &&
+                PQgetvalue(res, 0, 3)[0] == 't';
+    tb_buf *b = &s->sql;
+    tb_buf_reset(b);
+    if (drop) {
+        PRINTF(b, "ALTER TABLE %s DROP CONSTRAINT ", name);
+        IDENT(b, PQgetvalue(res, 0, 0));
+        PRINTF(b, "; COMMENT ON TABLE %s IS ", name);
+        tb_buf mark = TB_BUF_INIT;
+        if (tb_buf_puts(&mark, pk_marker) < 0 ||
+            tb_buf_puts(&mark, PQgetvalue(res, 0, 0)) < 0 ||
+            tb_pgsink_cstr(&mark) < 0 ||
+            tb_pgsql_literal(b, (const char *)mark.data) < 0) {
+            tb_buf_free(&mark);
+            goto oom;
+        }
+        tb_buf_free(&mark);
+    }
+    PQclear(res);
+    res = NULL;
+    if (!drop) return 0;
+    tb_log_debug("target: %s loads without its primary key index", name);
+    /* The main session keeps believing in the key: it is back before
+     * anything streams into the table. */
+    st->reread = true;
+    return tb_pgsink_run(s, (const char *)b->data,
+                         "dropping the primary key for the load", err);
+oom:
+    PQclear(res);
+    return tb_pgsink_nomem(err);
+}
+
+/* Every other part of t is committed; this is the last part's transaction:
+ * rebuild the primary key load_begin dropped. */
+static int op_load_end(tb_sink *s, const tb_table *t, tb_error *err)
+{
+    stable *st;
+    if (table_for(s, t, &st, err) < 0) return -1;
+    if (!st->nkeys) return 0;
+    const char *name = (const char *)st->qname.data;
+    PGresult *res =
+        tb_pgsink_query(s, "SELECT obj_description($1::regclass, 'pg_class')",
+                        1, &name, "reading the table comment", err);
+    if (!res) return -1;
+    const char *c = PQgetisnull(res, 0, 0) ? "" : PQgetvalue(res, 0, 0);
+    size_t ml = sizeof pk_marker - 1;
+    if (strncmp(c, pk_marker, ml) != 0) {
+        PQclear(res);
+        return 0;
+    }
+    tb_buf *b = &s->sql;
+    tb_buf_reset(b);
+    PRINTF(b, "ALTER TABLE %s ADD CONSTRAINT ", name);
+    IDENT(b, c + ml);
+    PUT(b, " PRIMARY KEY (");
+    for (int k = 0; k < st->nkeys; k++) {
+        if (k) PUT(b, ", ");
+        IDENT(b, st->shape->cols[st->keys[k]].name);
+    }
+    PRINTF(b, "); COMMENT ON TABLE %s IS NULL", name);
+    PQclear(res);
+    res = NULL;
+    tb_log_debug("target: %s loaded, building its primary key", name);
+    st->reread = true;
+    return tb_pgsink_run(s, (const char *)b->data,
+                         "building the primary key after the load", err);
+oom:
+    PQclear(res);
+    return tb_pgsink_nomem(err);
+}
+
 /* Set or delete a mark in the open transaction (see tb_sink_ops.mark). */
 static int op_mark(tb_sink *s, const char *key, const char *value,
                    tb_error *err)
@@ -1311,4 +1423,6 @@ const tb_sink_ops tb_pg_sink_ops = {
     .sync = op_sync,
     .mark = op_mark,
     .marks = op_marks,
+    .load_begin = op_load_begin,
+    .load_end = op_load_end,
 };

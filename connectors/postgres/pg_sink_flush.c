@@ -350,6 +350,7 @@ static int flush_keyed(tb_sink *s, stable *st, tb_error *err)
     }
     if (ndirect && flush_inserts(s, st, true, err) < 0) return -1;
     if (!nmerge) return 0;
+    if (st->reread && tb_pgsink_table_refresh(s, st, err) < 0) return -1;
     if (!st->stage_ready && stage_create(s, st, err) < 0) return -1;
     tb_buf_reset(&s->sql);
     PRINTF(&s->sql,

@@ -74,6 +74,8 @@ typedef struct stable {
     int ntcols;          /* number of tcols */
     bool upsert_ok;      /* a unique index on exactly the key columns */
     bool binary;         /* every shape column can be sent in binary */
+    bool reread;         /* the target's indexes changed under us (a
+                            snapshot load): read them again before merging */
     tb_buf qname;        /* "schema"."table", NUL-terminated */
     char stage[40];      /* name of the staging temp table */
     bool stage_ready;    /* the staging table has the current shape */
@@ -141,6 +143,7 @@ int tb_pgsink_dropped_nulls(tb_buf *b, const stable *st, bool *first);
 int tb_pgsink_end_copying(tb_sink *s, tb_error *err);
 int tb_pgsink_flush_all(tb_sink *s, tb_error *err);
 int tb_pgsink_flush_table(tb_sink *s, stable *st, tb_error *err);
+int tb_pgsink_table_refresh(tb_sink *s, stable *st, tb_error *err);
 int tb_pgsink_load_row(tb_sink *s, stable *st, const tb_value *vals,
                        tb_error *err);
 int tb_pgsink_nomem(tb_error *err);

@@ -521,9 +521,14 @@ static void test_snapshot_parallel_resume(void **state)
                "generate_series(1, 1000) g");
     sql(srcdb, "INSERT INTO public.pzbig SELECT g %% 5000, md5((g %% 5000)::"
                "text), (g %% 977) / 7.0 FROM generate_series(1, 200000) g");
+    /* Keyed and large: loads without its key index, which is rebuilt with
+     * the table's last part (the crash below leaves it without). */
+    sql(srcdb, "CREATE TABLE public.pzkey (id bigint PRIMARY KEY, v text)");
+    sql(srcdb, "INSERT INTO public.pzkey SELECT g, md5(g::text) FROM "
+               "generate_series(1, 100000) g");
     write_config_ex("psnap",
                     "\"public.ps1\", \"public.ps2\", \"public.ps3\", "
-                    "\"public.pzbig\"",
+                    "\"public.pzbig\", \"public.pzkey\"",
                     ", \"snapshot_workers\": 3, \"snapshot_chunk_mb\": 1");
     /* Three small tables (one part each, first by name) go first; the large
      * one has a dozen or more ranges. */
@@ -534,7 +539,7 @@ static void test_snapshot_parallel_resume(void **state)
     while (p && sscanf(p, "snapshot: %d tables, %d parts, %d workers", &tables,
                        &parts, &workers) != 3)
         p = strstr(p + 1, "snapshot: ");
-    assert_int_equal(tables, 4);
+    assert_int_equal(tables, 5);
     assert_true(parts >= 3 + 6); /* pzbig split into ranges */
     assert_int_equal(workers, 3);
     tu_run_free(&r);
@@ -546,6 +551,8 @@ static void test_snapshot_parallel_resume(void **state)
     sql(srcdb, "INSERT INTO public.pzbig VALUES (1, md5('1'), 0.14), "
                "(1, md5('1'), 0.14)");
     sql(srcdb, "DELETE FROM public.pzbig WHERE n = 2");
+    sql(srcdb, "UPDATE public.pzkey SET v = 'down' WHERE id %% 1000 = 0");
+    sql(srcdb, "DELETE FROM public.pzkey WHERE id %% 1000 = 1");
     sql(srcdb, "UPDATE public.pzbig SET x = -1 WHERE n = 3");
     r = tu_run_once(config_path, NULL);
     if (r.status != 0) print_error("%s\n", r.err);
@@ -555,7 +562,7 @@ static void test_snapshot_parallel_resume(void **state)
     assert_non_null(p);
     assert_int_equal(
         sscanf(p, "resuming the snapshot: %d of %d", &done, &total), 2);
-    assert_int_equal(total, 4);
+    assert_int_equal(total, 5);
     if (!(done >= 1 && done < 4)) print_error("%s\n", r.err);
     assert_true(done >= 1 && done < 4);
     /* Only what was missing is copied again. */
@@ -564,8 +571,21 @@ static void test_snapshot_parallel_resume(void **state)
     while (p &&
            sscanf(p, "snapshot: %d tables, %d parts", &tables, &parts) != 2)
         p = strstr(p + 1, "snapshot: ");
-    assert_int_equal(tables, 4 - done);
+    assert_int_equal(tables, 5 - done);
     tu_run_free(&r);
+    /* Every keyed table has its primary key back, and no trace of the
+     * rebuild is left. */
+    char *pk = value(dwdb, "SELECT count(*) FROM pg_constraint WHERE contype "
+                           "= 'p' AND conrelid IN ('mirror.ps1'::regclass, "
+                           "'mirror.ps3'::regclass, 'mirror.pzkey'::regclass)");
+    assert_string_equal(pk, "3");
+    free(pk);
+    pk = value(dwdb, "SELECT count(obj_description(c.oid, 'pg_class')) FROM "
+                     "pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                     "WHERE n.nspname = 'mirror'");
+    assert_string_equal(pk, "0");
+    free(pk);
+    assert_same("public.pzkey", "mirror.pzkey");
     assert_same("public.ps1", "mirror.ps1");
     assert_same("public.ps2", "mirror.ps2");
     assert_same("public.ps3", "mirror.ps3");
@@ -573,7 +593,9 @@ static void test_snapshot_parallel_resume(void **state)
     /* Streaming on from there, with the skip list learned from the marks. */
     sql(srcdb, "INSERT INTO public.pzbig VALUES (1, md5('1'), 0.14)");
     sql(srcdb, "DELETE FROM public.ps2 WHERE n = 8");
+    sql(srcdb, "UPDATE public.pzkey SET v = 'later' WHERE id %% 1000 = 2");
     run_ok();
+    assert_same("public.pzkey", "mirror.pzkey");
     assert_same("public.pzbig", "mirror.pzbig");
     assert_same("public.ps2", "mirror.ps2");
 }
