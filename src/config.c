@@ -77,10 +77,11 @@ static const prop props[] = {
      "initial|never", 0, 0,
      "`initial`: copy existing rows before streaming; `never`: stream "
      "changes only."},
-    {"source.snapshot_workers", PT_INT, F(source.snapshot_workers), "4", false,
-     NULL, NULL, 1, 64,
+    {"source.snapshot_workers", PT_INT, F(source.snapshot_workers), "0", false,
+     NULL, NULL, 0, 64,
      "Tables (and ranges of large tables) copied at once by the initial "
-     "snapshot, each over its own source and target connection."},
+     "snapshot, each over its own source and target connection. `0`: one "
+     "per CPU of this machine, at most 4."},
     {"source.snapshot_chunk_mb", PT_INT, F(source.snapshot_chunk_mb), "64",
      false, NULL, NULL, 1, 1048576,
      "A table larger than this is copied in ranges of about this size "

@@ -288,9 +288,14 @@ int tb_snapshot_run(const tb_snapshot_ctx *c, tb_position *end, tb_error *err)
                             "source.snapshot = never with it",
                             c->kops->type);
     if (c->kops->marks(c->sink, &done, err) < 0) goto out;
-    if (c->sops->snapshot_plan(c->src, &done,
-                               (int)c->cfg->source.snapshot_workers, &plan,
-                               err) < 0)
+    int workers = (int)c->cfg->source.snapshot_workers;
+    if (workers <= 0) {
+        /* One per CPU: a copy is CPU-bound on source, agent and target
+         * alike, so more workers than CPUs only contend. */
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        workers = n < 1 ? 1 : n > 4 ? 4 : (int)n;
+    }
+    if (c->sops->snapshot_plan(c->src, &done, workers, &plan, err) < 0)
         goto out;
     planned = true;
     if (plan.nparts == 0 && plan.ntables == 0) {
