@@ -117,7 +117,8 @@ int tb_mydump_packet(const uint8_t *pkt, size_t n, const uint8_t **ev,
 int tb_mydump_next(MYSQL *m, const uint8_t **ev, size_t *len, tb_error *err)
 {
     unsigned long n = mysql_net_read_packet(m);
-    if (n == (unsigned long)-1 || n == 0) {
+    /* packet_error is (unsigned int)-1, not (unsigned long)-1. */
+    if (n == packet_error || n == 0) {
         unsigned e = mysql_errno(m);
         tb_error_set(err, TB_ERR_SOURCE,
                      "reading the binlog failed: %s (error %u)", mysql_error(m),

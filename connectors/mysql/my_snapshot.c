@@ -250,19 +250,9 @@ static int start_mysql(tb_source *s, my_snap *sn, tb_error *err)
     if (rc < 0) return -1;
     for (int i = 0; i < sn->nw && rc == 0; i++)
         rc = begin_snapshot(&sn->w[i], err);
+    /* With the GTID set too (SHOW MASTER STATUS's Executed_Gtid_Set) while
+     * nothing can commit; a server without GTIDs has an empty one. */
     if (rc == 0) rc = tb_mysrc_server_position(s->sql, false, &pos, err);
-    /* The GTID set too while nothing can commit (best effort: a server
-     * without GTIDs has an empty one). */
-    MYSQL_RES *r = rc == 0
-                       ? tb_mysrc_query(s->sql, "SELECT @@GLOBAL.gtid_executed",
-                                        "reading the GTID state", err)
-                       : NULL;
-    if (r) {
-        MYSQL_ROW row = mysql_fetch_row(r);
-        if (row && row[0])
-            snprintf(pos.mysql_gtids, sizeof pos.mysql_gtids, "%s", row[0]);
-        mysql_free_result(r);
-    }
     tb_error e;
     tb_mysrc_exec(s->sql, "UNLOCK TABLES", "unlocking", &e);
     if (rc < 0) return -1;

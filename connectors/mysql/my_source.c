@@ -919,6 +919,28 @@ static int resolve_tables(tb_source *s, tb_error *err)
     return rc;
 }
 
+/* Set p->mysql_gtids to the canonical text of the Oracle MySQL GTID set
+ * text (as gtid_executed prints it, newlines and all). A set that does not
+ * parse or does not fit is left out with a warning: the position then
+ * resumes by file and offset, which a GTID set would only make sturdier. */
+static void mysql_gtids_text(const char *text, my_pos *p)
+{
+    tb_mygtidset set;
+    tb_error e;
+    tb_mygtidset_init(&set);
+    p->mysql_gtids[0] = '\0';
+    if (tb_mygtidset_parse(&set, text, &e) < 0)
+        tb_log_warn("ignoring the source's GTID set: %s", e.msg);
+    else if (tb_mygtidset_format(&set, p->mysql_gtids, sizeof p->mysql_gtids) >=
+             sizeof p->mysql_gtids) {
+        tb_log_warn("the source's GTID set is longer than %zu bytes: "
+                    "positions carry the binlog file and offset only",
+                    sizeof p->mysql_gtids - 1);
+        p->mysql_gtids[0] = '\0';
+    }
+    tb_mygtidset_free(&set);
+}
+
 /* The server's position now: SHOW MASTER STATUS plus @@gtid_binlog_pos. */
 int tb_mysrc_server_position(MYSQL *m, bool mariadb, my_pos *out, tb_error *err)
 {
@@ -930,6 +952,10 @@ int tb_mysrc_server_position(MYSQL *m, bool mariadb, my_pos *out, tb_error *err)
     if (row && row[0] && row[1]) {
         snprintf(out->file, sizeof out->file, "%s", row[0]);
         out->pos = strtoull(row[1], NULL, 10);
+        /* Oracle MySQL: Executed_Gtid_Set, read with the file and offset
+         * under one lock, so the three agree. Kept only when it fits. */
+        if (!mariadb && mysql_num_fields(r) >= 5 && row[4])
+            mysql_gtids_text(row[4], out);
     }
     mysql_free_result(r);
     if (!out->file[0])
@@ -991,7 +1017,7 @@ int tb_mysrc_begin(tb_source *s, const tb_emit *emit, tb_error *err)
     if (!s->in_group || s->began || s->skip_group) return 0;
     tb_tx tx;
     memset(&tx, 0, sizeof tx);
-    tx.txid = s->group_has_gtid ? (int64_t)s->group_gtid.seq : -1;
+    tx.txid = s->group_txid;
     tx.commit_us = s->group_us;
     s->began = true;
     return emit->begin(emit->ctx, &tx, err);
@@ -1026,6 +1052,11 @@ static int my_open(const tb_config *cfg, const tb_position *resume,
             goto fail;
         }
         s->have_resume = true;
+        if (!s->mariadb && tb_mygtidset_parse(&s->resume_gtids,
+                                              s->resume.mysql_gtids, err) < 0) {
+            tb_error_prefix(err, "stored position");
+            goto fail;
+        }
         s->start = s->resume;
         bool present = true;
         if (s->start.file[0] &&
@@ -1034,7 +1065,8 @@ static int my_open(const tb_config *cfg, const tb_position *resume,
             goto fail;
         /* By GTID the server finds the file itself; by file:pos it must
          * still be there. */
-        if (!present && !(s->mariadb && s->start.ngtids)) {
+        if (!present && !(s->mariadb && s->start.ngtids) &&
+            !(!s->mariadb && s->resume_gtids.nsids)) {
             purged_error(resume->text, err);
             goto fail;
         }
@@ -1114,6 +1146,8 @@ static void my_close(tb_source *s)
         tb_log_info("%llu zero dates were replicated as NULL",
                     (unsigned long long)s->rows.zero_count);
     tb_myrow_ctx_free(&s->rows);
+    tb_mygtidset_free(&s->resume_gtids);
+    tb_mygtidset_free(&s->gtids);
     tb_rowbuf_free(&s->row);
     tb_arena_free(&s->arena);
     tb_myuri_free(&s->uri);

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "binlog.h"
+#include "my_gtidset.h"
 #include "my_types.h"
 #include "tb_arena.h"
 #include "tb_source.h"
@@ -33,7 +34,7 @@ typedef struct my_gtid {
 typedef struct my_pos {
     my_gtid gtids[MY_MAX_DOMAINS]; /* MariaDB GTID set, sorted by domain */
     int ngtids;                    /* entries used in gtids */
-    char mysql_gtids[256];         /* Oracle MySQL GTID set text, or "" */
+    char mysql_gtids[320];         /* Oracle MySQL GTID set text, or "" */
     char file[128];                /* binlog file name, "" when unknown */
     uint64_t pos;                  /* offset in file (next event) */
 } my_pos;
@@ -140,6 +141,8 @@ struct tb_source {
     MYSQL *repl;           /* replication connection */
     MARIADB_RPL *rpl;      /* dump handle on repl */
     MARIADB_RPL_EVENT *ev; /* reused event buffer */
+    bool raw_dump;         /* the dump runs through my_dump.c (Oracle
+                              MySQL, or TB_MYSQL_RAW_DUMP=1), not rpl */
     bool streaming;        /* the dump is open */
     bool mariadb;          /* server is MariaDB */
     bool full_metadata;    /* binlog_row_metadata=FULL */
@@ -160,18 +163,28 @@ struct tb_source {
     my_pos acked;     /* what the target committed */
     my_pos resume;    /* stored position: skip groups at or before it */
     bool have_resume; /* resume is set */
+    tb_mygtidset resume_gtids; /* Oracle MySQL: resume.mysql_gtids parsed */
+    tb_mygtidset gtids;        /* Oracle MySQL: executed set at cur; its
+                                  text is cur.mysql_gtids */
+    bool gtids_dropped;        /* the set outgrew cur.mysql_gtids: positions
+                                  go on without it (resume by file) */
     /* event group being read */
-    bool in_group;          /* between GTID/BEGIN and XID/COMMIT */
-    bool standalone;        /* the group has no BEGIN/COMMIT (DDL) */
-    bool skip_group;        /* at or before the resume position */
-    bool began;             /* emit->begin was called for this group */
-    my_gtid group_gtid;     /* GTID of the group */
-    my_pos group_begin;     /* binlog file and offset where the group's
-                               first event starts */
-    bool group_has_gtid;    /* the group started with a GTID event */
-    int64_t group_us;       /* commit time of the group (event timestamp) */
-    uint64_t group_changes; /* changes emitted in this group */
-    uint64_t replay_skip;   /* after a reconnect: changes already emitted */
+    bool in_group;             /* between GTID/BEGIN and XID/COMMIT */
+    bool standalone;           /* the group has no BEGIN/COMMIT (DDL) */
+    bool skip_group;           /* at or before the resume position */
+    bool began;                /* emit->begin was called for this group */
+    my_gtid group_gtid;        /* GTID of the group */
+    my_pos group_begin;        /* binlog file and offset where the group's
+                                  first event starts */
+    bool group_has_gtid;       /* the group started with a GTID event */
+    bool group_has_mysql_gtid; /* ... with an Oracle MySQL GTID event */
+    uint8_t group_sid[16];     /* its source UUID */
+    int64_t group_gno;         /* its transaction number */
+    int64_t group_txid;        /* txid of the group: MariaDB sequence
+                                  number, MySQL GNO, or -1 */
+    int64_t group_us;          /* commit time of the group (event timestamp) */
+    uint64_t group_changes;    /* changes emitted in this group */
+    uint64_t replay_skip;      /* after a reconnect: changes already emitted */
     char change_pos[TB_POSITION_MAX]; /* position text of changes */
     /* snapshot */
     my_snap *snap; /* this session's snapshot plan, or NULL */

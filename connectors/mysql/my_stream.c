@@ -2,10 +2,14 @@
  * my_stream.c - read the binary log as a replica and turn row events into
  * changes.
  *
- * The dump runs through MariaDB Connector/C's mariadb_rpl API; only its
- * framing is used: every event is decoded from its raw bytes by binlog.h
- * (mariadb_rpl_extract_rows() is broken, and binlog.h verifies CRC32
- * checksums). An event group (GTID ... XID/COMMIT, or a standalone DDL
+ * On MariaDB the dump runs through MariaDB Connector/C's mariadb_rpl API;
+ * only its framing is used: every event is decoded from its raw bytes by
+ * binlog.h (mariadb_rpl_extract_rows() is broken, and binlog.h verifies
+ * CRC32 checksums). On Oracle MySQL it runs through my_dump.c, which can
+ * also start by GTID set (COM_BINLOG_DUMP_GTID); TB_MYSQL_RAW_DUMP=1 makes
+ * MariaDB use it too, so its tests run against a real server. Oracle
+ * MySQL's executed GTID set is grown at every GTID group's end and carried
+ * in the position. An event group (GTID ... XID/COMMIT, or a standalone DDL
  * group) becomes one source transaction; begin is emitted lazily at the
  * group's first change or shape, so groups touching no replicated table
  * cost one progress() and no empty target transaction.
@@ -24,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "my_dump.h"
 #include "my_source_int.h"
 #include "tb_log.h"
 
@@ -57,10 +62,37 @@ void tb_mysrc_stream_stop(tb_source *s)
     s->streaming = false;
 }
 
+/* The one place the dump path is chosen: Oracle MySQL always takes the
+ * raw loop (mariadb_rpl cannot start by GTID set); TB_MYSQL_RAW_DUMP=1 is
+ * a test hook that makes MariaDB take it too. */
+static bool use_raw_dump(const tb_source *s)
+{
+    const char *env = getenv("TB_MYSQL_RAW_DUMP");
+    return !s->mariadb || (env && strcmp(env, "1") == 0);
+}
+
+/* Oracle MySQL: load the executed set of the start position into s->gtids
+ * (the set the stream grows) and give the start its canonical text. */
+static int load_gtids(tb_source *s, tb_error *err)
+{
+    tb_mygtidset_free(&s->gtids);
+    if (s->mariadb || s->gtids_dropped) return 0;
+    if (tb_mygtidset_parse(&s->gtids, s->start.mysql_gtids, err) < 0)
+        return tb_error_prefix(err, "start position");
+    if (tb_mygtidset_format(&s->gtids, s->start.mysql_gtids,
+                            sizeof s->start.mysql_gtids) >=
+        sizeof s->start.mysql_gtids)
+        s->start.mysql_gtids[0] = '\0'; /* cannot happen: it was shorter */
+    return 0;
+}
+
 int tb_mysrc_stream_start(tb_source *s, tb_error *err)
 {
     char sql[TB_POSITION_MAX + 64];
     bool by_gtid = s->mariadb && s->start.ngtids > 0;
+    s->raw_dump = use_raw_dump(s);
+    if (load_gtids(s, err) < 0) return -1;
+    bool by_mysql_gtid = !s->mariadb && s->gtids.nsids > 0;
     s->repl = tb_mysrc_connect(&s->uri, s->cfg->source.password,
                                "source (replication)", err);
     if (!s->repl) return -1;
@@ -70,8 +102,9 @@ int tb_mysrc_stream_start(tb_source *s, tb_error *err)
     if (tb_mysrc_exec(s->repl,
                       "SET @master_binlog_checksum = @@global.binlog_checksum",
                       "announcing checksum support", err) < 0 ||
-        tb_mysrc_exec(s->repl, "SET @mariadb_slave_capability = 4",
-                      "announcing MariaDB replica capability", err) < 0 ||
+        (s->mariadb &&
+         tb_mysrc_exec(s->repl, "SET @mariadb_slave_capability = 4",
+                       "announcing MariaDB replica capability", err) < 0) ||
         tb_mysrc_exec(s->repl, "SET @master_heartbeat_period = " HEARTBEAT_NS,
                       "setting the heartbeat period", err) < 0)
         goto fail;
@@ -87,6 +120,17 @@ int tb_mysrc_stream_start(tb_source *s, tb_error *err)
             tb_mysrc_exec(s->repl, "SET @slave_gtid_strict_mode = 1",
                           "setting GTID strict mode", err) < 0)
             goto fail;
+    }
+    if (s->raw_dump) {
+        tb_mydump_req req = {(uint32_t)s->cfg->source.server_id, "", 4, NULL};
+        if (by_mysql_gtid) {
+            req.gtids = &s->gtids;
+        } else if (!by_gtid) {
+            req.file = s->start.file;
+            req.pos = s->start.pos ? s->start.pos : 4;
+        }
+        if (tb_mydump_start(s->repl, &req, err) < 0) goto fail;
+        goto started;
     }
     s->rpl = mariadb_rpl_init(s->repl);
     if (!s->rpl) {
@@ -107,14 +151,16 @@ int tb_mysrc_stream_start(tb_source *s, tb_error *err)
                      mysql_error(s->repl), mysql_errno(s->repl));
         goto fail;
     }
+started:
     tb_binlog_format_init(&s->fmt);
     s->cur = s->start;
-    if (by_gtid) s->cur.file[0] = '\0';
+    if (by_gtid || by_mysql_gtid) s->cur.file[0] = '\0';
     s->streaming = true;
     tb_position p;
     tb_mysrc_pos_format(&s->start, &p);
-    tb_log_info("binlog dump started at %s (by %s), server_id %lld", p.text,
-                by_gtid ? "GTID" : "file and offset",
+    tb_log_info("binlog dump started at %s (by %s%s), server_id %lld", p.text,
+                by_gtid || by_mysql_gtid ? "GTID" : "file and offset",
+                s->raw_dump ? ", raw dump" : "",
                 (long long)s->cfg->source.server_id);
     return 0;
 fail:
@@ -266,7 +312,9 @@ static void group_start(tb_source *s, const tb_binlog_header *h,
     s->in_group = true;
     s->standalone = standalone;
     s->group_has_gtid = g != NULL;
+    s->group_has_mysql_gtid = false;
     if (g) s->group_gtid = *g;
+    s->group_txid = g ? (int64_t)g->seq : -1;
     s->group_us = (int64_t)h->timestamp * 1000000;
     /* log_pos is the offset after the event: the group starts event_size
      * bytes before it (artificial events have no offset). */
@@ -294,10 +342,32 @@ static int progress(tb_source *s, const tb_emit *emit, tb_error *err)
     return emit->progress(emit->ctx, &p, err);
 }
 
+/* Oracle MySQL: add the group's GTID to the executed set and its text to
+ * s->cur. A set whose text outgrows the position is dropped from positions
+ * from then on (with a warning): they resume by file and offset. */
+static int add_mysql_gtid(tb_source *s, tb_error *err)
+{
+    if (s->gtids_dropped) return 0;
+    if (tb_mygtidset_add(&s->gtids, s->group_sid, s->group_gno, err) < 0)
+        return tb_error_prefix(err, "binlog %s at %llu", s->cur.file,
+                               (unsigned long long)s->cur.pos);
+    size_t cap = sizeof s->cur.mysql_gtids;
+    if (tb_mygtidset_format(&s->gtids, s->cur.mysql_gtids, cap) >= cap) {
+        tb_log_warn("the source's GTID set is longer than %zu bytes: "
+                    "positions carry the binlog file and offset only",
+                    cap - 1);
+        s->cur.mysql_gtids[0] = '\0';
+        s->gtids_dropped = true;
+        tb_mygtidset_free(&s->gtids);
+    }
+    return 0;
+}
+
 /* The group ends after the current event (s->cur is already past it). */
 static int group_end(tb_source *s, const tb_emit *emit, tb_error *err)
 {
     if (s->group_has_gtid) tb_mysrc_pos_set_gtid(&s->cur, &s->group_gtid);
+    if (s->group_has_mysql_gtid && add_mysql_gtid(s, err) < 0) return -1;
     s->boundary = s->cur;
     s->in_group = false;
     s->replay_skip = 0;
@@ -307,7 +377,7 @@ static int group_end(tb_source *s, const tb_emit *emit, tb_error *err)
         tb_tx tx;
         memset(&tx, 0, sizeof tx);
         tb_mysrc_pos_format(&s->cur, &tx.end);
-        tx.txid = s->group_has_gtid ? (int64_t)s->group_gtid.seq : -1;
+        tx.txid = s->group_txid;
         tx.commit_us = s->group_us;
         return emit->commit(emit->ctx, &tx, err);
     }
@@ -336,7 +406,7 @@ static void change_init(tb_source *s, tb_change *c, const tb_table *t,
     c->source.name = s->cfg->name;
     c->source.db = t->db;
     c->source.position = s->change_pos;
-    c->source.txid = s->group_has_gtid ? (int64_t)s->group_gtid.seq : -1;
+    c->source.txid = s->group_txid;
     c->source.commit_us = s->group_us;
     c->source.snapshot = false;
     c->ts_ms = ts_ms;
@@ -551,6 +621,7 @@ static int on_query(tb_source *s, const tb_binlog_event *ev,
     snprintf(db, sizeof db, "%.*s", (int)q->db_len, q->db);
     if (word(&p, end, "BEGIN")) {
         if (!s->in_group) group_start(s, &ev->h, NULL, false);
+        s->standalone = false; /* after an Oracle MySQL GTID */
         return 0;
     }
     if (word(&p, end, "COMMIT") || word(&p, end, "ROLLBACK"))
@@ -629,7 +700,9 @@ static int handle_event(tb_source *s, const uint8_t *raw, size_t len,
         return tb_error_prefix(err, "binlog %s at %llu", s->cur.file,
                                (unsigned long long)s->cur.pos);
     /* log_pos is the offset of the next event; 0 on artificial events. */
-    if (h.log_pos && h.type != TB_BINLOG_HEARTBEAT) s->cur.pos = h.log_pos;
+    if (h.log_pos && h.type != TB_BINLOG_HEARTBEAT &&
+        h.type != TB_BINLOG_HEARTBEAT_V2)
+        s->cur.pos = h.log_pos;
     switch (h.type) {
     case TB_BINLOG_ROTATE: {
         /* The artificial ROTATE that opens a dump comes before the FDE, so
@@ -657,8 +730,21 @@ static int handle_event(tb_source *s, const uint8_t *raw, size_t len,
     }
     case TB_BINLOG_GTID:
     case TB_BINLOG_ANONYMOUS_GTID:
-        /* Oracle MySQL: BEGIN/XID follow (untested, see docs/mysql.md) */
-        group_start(s, &h, NULL, false);
+        /* Oracle MySQL: a transaction's BEGIN ... XID/COMMIT follow; a DDL
+         * statement follows alone, so the group is standalone until a
+         * BEGIN says otherwise. */
+        group_start(s, &h, NULL, true);
+        if (h.type == TB_BINLOG_GTID && ev.u.gtid.gno > 0) {
+            s->group_has_mysql_gtid = true;
+            memcpy(s->group_sid, ev.u.gtid.sid, sizeof s->group_sid);
+            s->group_gno = ev.u.gtid.gno;
+            s->group_txid = ev.u.gtid.gno;
+            /* Already applied: the stored set holds it. */
+            if (s->have_resume &&
+                tb_mygtidset_contains(&s->resume_gtids, s->group_sid,
+                                      s->group_gno))
+                s->skip_group = true;
+        }
         return 0;
     case TB_BINLOG_QUERY:
         return on_query(s, &ev, emit, err);
@@ -672,6 +758,7 @@ static int handle_event(tb_source *s, const uint8_t *raw, size_t len,
     case TB_BINLOG_DELETE_ROWS_V2:
         return on_rows(s, &ev, emit, err);
     case TB_BINLOG_HEARTBEAT:
+    case TB_BINLOG_HEARTBEAT_V2:
         /* The server is alive and has nothing more for us: everything up
          * to here is ours, so an idle pipeline still moves forward. */
         if (!s->in_group) return progress(s, emit, err);
@@ -679,6 +766,28 @@ static int handle_event(tb_source *s, const uint8_t *raw, size_t len,
     default:
         return 0; /* FDE (already applied), GTID_LIST, checkpoints, ... */
     }
+}
+
+/* Next event of the dump into *raw / *len: 1, or 0 when the dump stopped
+ * (mysql_errno(s->repl) tells why), or -1 for bytes that do not frame. */
+static int fetch(tb_source *s, const uint8_t **raw, size_t *len, tb_error *err)
+{
+    if (s->raw_dump) {
+        int rc = tb_mydump_next(s->repl, raw, len, err);
+        if (rc < 0 && err->code == TB_ERR_DECODE) return -1;
+        return rc > 0;
+    }
+    /* A fresh event each time: after a failed fetch the library's state
+     * of an event handed back to it is not to be trusted (a killed
+     * connection left one whose free crashed). */
+    if (s->ev) {
+        mariadb_free_rpl_event(s->ev);
+        s->ev = NULL;
+    }
+    MARIADB_RPL_EVENT *e = mariadb_rpl_fetch(s->rpl, NULL);
+    if (!e) return 0;
+    s->ev = e;
+    return raw_event(e, raw, len, err) < 0 ? -1 : 1;
 }
 
 static bool retriable(unsigned e)
@@ -717,15 +826,11 @@ int tb_mysrc_stream_poll(tb_source *s, const tb_emit *emit, int timeout_ms,
 {
     int64_t deadline = now_us() + (int64_t)timeout_ms * 1000;
     for (;;) {
-        /* A fresh event each time: after a failed fetch the library's
-         * state of an event handed back to it is not to be trusted (a
-         * killed connection left one whose free crashed). */
-        if (s->ev) {
-            mariadb_free_rpl_event(s->ev);
-            s->ev = NULL;
-        }
-        MARIADB_RPL_EVENT *e = mariadb_rpl_fetch(s->rpl, NULL);
-        if (!e) {
+        const uint8_t *raw = NULL;
+        size_t len = 0;
+        int got = fetch(s, &raw, &len, err);
+        if (got < 0) return -1;
+        if (got == 0) {
             unsigned code = mysql_errno(s->repl);
             if (code == ER_MASTER_FATAL_ERROR_READING_BINLOG) {
                 tb_position p;
@@ -752,19 +857,17 @@ int tb_mysrc_stream_poll(tb_source *s, const tb_emit *emit, int timeout_ms,
             if (reconnect(s, err) < 0) return -1;
             continue;
         }
-        s->ev = e;
-        const uint8_t *raw = NULL;
-        size_t len = 0;
         tb_arena_reset(&s->arena);
-        if (raw_event(e, &raw, &len, err) < 0 ||
-            handle_event(s, raw, len, emit, err) < 0)
-            return -1;
+        if (handle_event(s, raw, len, emit, err) < 0) return -1;
         if (now_us() >= deadline) break;
         /* A heartbeat outside a group: the server has sent everything it
          * has, so return now (run --once can see it is done) rather than
          * wait out the timeout; the next fetch blocks until an event or
          * the next heartbeat, so a caller polling again does not spin. */
-        if (raw[4] == TB_BINLOG_HEARTBEAT && !s->in_group) break;
+        if ((raw[4] == TB_BINLOG_HEARTBEAT ||
+             raw[4] == TB_BINLOG_HEARTBEAT_V2) &&
+            !s->in_group)
+            break;
     }
     return 0;
 }
