@@ -258,6 +258,13 @@ int tb_mysrc_stream_start(tb_source *s, tb_error *err);
 /* Close the dump (and its connection). */
 void tb_mysrc_stream_stop(tb_source *s);
 
+/* Handle one whole binlog event raw[0..len) as the dump delivered it:
+ * groups, shapes, changes and positions (s->cur, s->gtids) move on, emit
+ * gets what follows from it. The dump loops call it per event; tests feed
+ * it built events. 0 / -1. */
+int tb_mysrc_stream_event(tb_source *s, const uint8_t *raw, size_t len,
+                          const tb_emit *emit, tb_error *err);
+
 /* Receive and emit what arrives within timeout_ms. */
 int tb_mysrc_stream_poll(tb_source *s, const tb_emit *emit, int timeout_ms,
                          tb_error *err);

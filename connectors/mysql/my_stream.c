@@ -686,8 +686,8 @@ static int raw_event(const MARIADB_RPL_EVENT *e, const uint8_t **p, size_t *n,
                         "binlog event of %zu bytes does not frame", len);
 }
 
-static int handle_event(tb_source *s, const uint8_t *raw, size_t len,
-                        const tb_emit *emit, tb_error *err)
+int tb_mysrc_stream_event(tb_source *s, const uint8_t *raw, size_t len,
+                          const tb_emit *emit, tb_error *err)
 {
     tb_binlog_header h;
     if (tb_binlog_header_decode(raw, len, &h, err) < 0) return -1;
@@ -858,7 +858,7 @@ int tb_mysrc_stream_poll(tb_source *s, const tb_emit *emit, int timeout_ms,
             continue;
         }
         tb_arena_reset(&s->arena);
-        if (handle_event(s, raw, len, emit, err) < 0) return -1;
+        if (tb_mysrc_stream_event(s, raw, len, emit, err) < 0) return -1;
         if (now_us() >= deadline) break;
         /* A heartbeat outside a group: the server has sent everything it
          * has, so return now (run --once can see it is done) rather than

@@ -3,7 +3,10 @@
  * containment, the COM_BINLOG_DUMP_GTID encoding) and the dump commands
  * and reply framing of my_dump.c, on bytes built by hand from the
  * documented layouts (MariaDB KB COM_BINLOG_DUMP; MySQL's
- * com_binlog_dump_gtid() and Gtid_set::encode).
+ * com_binlog_dump_gtid() and Gtid_set::encode). Last, the stream's side:
+ * built Oracle MySQL event groups (GTID, BEGIN ... XID; GTID, DDL) fed to
+ * tb_mysrc_stream_event grow the set in the positions it reports, and a
+ * group in the stored set is skipped.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +20,7 @@
 
 #include "../../connectors/mysql/my_dump.h"
 #include "../../connectors/mysql/my_gtidset.h"
+#include "../../connectors/mysql/my_source_int.h"
 
 #define UA "3e11fa47-71ca-11e1-9e33-c80aa9429562"
 #define UB "d3a4b5c6-0000-4000-8000-00000000000b"
@@ -385,6 +389,215 @@ static void test_reply_packets(void **state)
     assert_int_equal(tb_mydump_packet(pkt, 28, &ev, &len, &err), -1);
 }
 
+/* ---- the stream on built Oracle MySQL events --------------------------- */
+
+typedef struct evb {
+    uint8_t b[512]; /* event bytes */
+    size_t n;       /* bytes written */
+} evb;
+
+static void ev_put(evb *e, uint64_t v, int n)
+{
+    le(e->b + e->n, v, n);
+    e->n += (size_t)n;
+}
+
+static void ev_bytes(evb *e, const void *p, size_t n)
+{
+    memcpy(e->b + e->n, p, n);
+    e->n += n;
+}
+
+/* Fill the header of an event whose body is in e (no checksum); the event
+ * ends at *at in the binlog file, which moves on. */
+static size_t ev_finish(evb *e, uint8_t type, uint32_t *at)
+{
+    *at += (uint32_t)e->n;
+    size_t n = 0;
+    n += le(e->b + n, 1700000000, 4);
+    n += le(e->b + n, type, 1);
+    n += le(e->b + n, 1, 4);
+    n += le(e->b + n, e->n, 4);
+    n += le(e->b + n, *at, 4);
+    n += le(e->b + n, 0, 2);
+    return e->n;
+}
+
+static void ev_gtid(evb *e, uint8_t type, const uint8_t sid[16], int64_t gno,
+                    uint32_t *at)
+{
+    e->n = 19;
+    ev_put(e, 0, 1); /* flags */
+    ev_bytes(e, sid, 16);
+    ev_put(e, (uint64_t)gno, 8);
+    ev_put(e, 2, 1); /* logical clock */
+    ev_put(e, 0, 8);
+    ev_put(e, 1, 8);
+    ev_finish(e, type, at);
+}
+
+static void ev_query(evb *e, const char *sql, uint32_t *at)
+{
+    e->n = 19;
+    ev_put(e, 1, 4); /* thread id */
+    ev_put(e, 0, 4); /* exec time */
+    ev_put(e, 2, 1); /* db length */
+    ev_put(e, 0, 2); /* error code */
+    ev_put(e, 0, 2); /* status vars length */
+    ev_bytes(e, "db", 3);
+    ev_bytes(e, sql, strlen(sql));
+    ev_finish(e, TB_BINLOG_QUERY, at);
+}
+
+static void ev_xid(evb *e, uint32_t *at)
+{
+    e->n = 19;
+    ev_put(e, 42, 8);
+    ev_finish(e, TB_BINLOG_XID, at);
+}
+
+/* What the stream reported. */
+typedef struct seen {
+    char last[TB_POSITION_MAX]; /* last progress position */
+    int progress;               /* progress calls */
+    int other;                  /* begin / change / commit / table calls */
+} seen;
+
+static int on_progress(void *ctx, const tb_position *pos, tb_error *err)
+{
+    (void)err;
+    seen *w = ctx;
+    snprintf(w->last, sizeof w->last, "%s", pos->text);
+    w->progress++;
+    return 0;
+}
+
+static int on_table(void *ctx, tb_table *t, tb_error *err)
+{
+    (void)t, (void)err;
+    ((seen *)ctx)->other++;
+    return 0;
+}
+
+static int on_tx(void *ctx, const tb_tx *tx, tb_error *err)
+{
+    (void)tx, (void)err;
+    ((seen *)ctx)->other++;
+    return 0;
+}
+
+static int on_change(void *ctx, const tb_change *c, tb_error *err)
+{
+    (void)c, (void)err;
+    ((seen *)ctx)->other++;
+    return 0;
+}
+
+static void feed(tb_source *s, const tb_emit *emit, evb *e)
+{
+    tb_error err;
+    if (tb_mysrc_stream_event(s, e->b, e->n, emit, &err) != 0)
+        fail_msg("%s", err.msg);
+}
+
+static void test_stream_tracks_mysql_gtids(void **state)
+{
+    (void)state;
+    tb_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.name = "gtids";
+    tb_source *s = calloc(1, sizeof *s);
+    assert_non_null(s);
+    s->cfg = &cfg;
+    tb_arena_init(&s->arena, 4096);
+    tb_binlog_format_init(&s->fmt);
+    tb_error err;
+    /* where a dump by GTID set would start: the set read at open */
+    snprintf(s->cur.file, sizeof s->cur.file, "binlog.000007");
+    s->cur.pos = 4;
+    assert_int_equal(tb_mygtidset_parse(&s->gtids, UA ":1-5", &err), 0);
+    tb_mygtidset_format(&s->gtids, s->cur.mysql_gtids,
+                        sizeof s->cur.mysql_gtids);
+    seen w;
+    memset(&w, 0, sizeof w);
+    tb_emit emit = {&w, on_table, on_tx, on_change, on_tx, on_progress};
+    uint32_t at = 4;
+    evb *e = calloc(1, sizeof *e);
+    assert_non_null(e);
+
+    /* a transaction: GTID, BEGIN, XID */
+    ev_gtid(e, TB_BINLOG_GTID, ua, 6, &at);
+    feed(s, &emit, e);
+    assert_true(s->in_group);
+    assert_false(s->skip_group);
+    assert_int_equal(s->group_txid, 6);
+    ev_query(e, "BEGIN", &at);
+    feed(s, &emit, e);
+    assert_false(s->standalone);
+    ev_xid(e, &at);
+    feed(s, &emit, e);
+    assert_false(s->in_group);
+    assert_int_equal(w.progress, 1);
+    char want[TB_POSITION_MAX];
+    snprintf(want, sizeof want, "gtid=" UA ":1-6;file=binlog.000007;pos=%u",
+             at);
+    assert_string_equal(w.last, want);
+    /* the stored-position text reads back as the same set */
+    my_pos p;
+    assert_int_equal(tb_mysrc_pos_parse(w.last, &p, &err), 0);
+    assert_string_equal(p.mysql_gtids, UA ":1-6");
+
+    /* DDL: a GTID, then the statement alone ends the group */
+    ev_gtid(e, TB_BINLOG_GTID, ub, 1, &at);
+    feed(s, &emit, e);
+    ev_query(e, "CREATE TABLE t (a INT)", &at);
+    feed(s, &emit, e);
+    assert_false(s->in_group);
+    assert_int_equal(w.progress, 2);
+    snprintf(want, sizeof want,
+             "gtid=" UA ":1-6," UB ":1;file=binlog.000007;pos=%u", at);
+    assert_string_equal(w.last, want);
+    assert_string_equal(s->boundary.mysql_gtids, UA ":1-6," UB ":1");
+
+    /* anonymous transactions leave the set alone */
+    ev_gtid(e, TB_BINLOG_ANONYMOUS_GTID, ua, 0, &at);
+    feed(s, &emit, e);
+    assert_int_equal(s->group_txid, -1);
+    ev_query(e, "BEGIN", &at);
+    feed(s, &emit, e);
+    ev_xid(e, &at);
+    feed(s, &emit, e);
+    assert_int_equal(w.progress, 3);
+    assert_string_equal(s->cur.mysql_gtids, UA ":1-6," UB ":1");
+
+    /* resume: a group in the stored set is skipped, the next is not */
+    s->have_resume = true;
+    assert_int_equal(tb_mygtidset_parse(&s->resume_gtids, UA ":1-7", &err), 0);
+    ev_gtid(e, TB_BINLOG_GTID, ua, 7, &at);
+    feed(s, &emit, e);
+    assert_true(s->skip_group);
+    ev_query(e, "BEGIN", &at);
+    feed(s, &emit, e);
+    ev_xid(e, &at);
+    feed(s, &emit, e);
+    assert_string_equal(s->cur.mysql_gtids, UA ":1-7," UB ":1");
+    ev_gtid(e, TB_BINLOG_GTID, ua, 8, &at);
+    feed(s, &emit, e);
+    assert_false(s->skip_group);
+    ev_gtid(e, TB_BINLOG_GTID, ub, 3, &at); /* a gap in ub */
+    feed(s, &emit, e);
+    ev_query(e, "COMMIT", &at);
+    feed(s, &emit, e);
+    assert_string_equal(s->cur.mysql_gtids, UA ":1-7," UB ":1:3");
+    assert_int_equal(w.other, 0); /* no replicated table: progress only */
+
+    free(e);
+    tb_mygtidset_free(&s->gtids);
+    tb_mygtidset_free(&s->resume_gtids);
+    tb_arena_free(&s->arena);
+    free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -396,6 +609,7 @@ int main(void)
         cmocka_unit_test(test_encode),
         cmocka_unit_test(test_dump_commands),
         cmocka_unit_test(test_reply_packets),
+        cmocka_unit_test(test_stream_tracks_mysql_gtids),
     };
     return cmocka_run_group_tests_name("my_gtidset", tests, NULL, NULL);
 }
