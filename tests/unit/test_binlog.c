@@ -477,6 +477,45 @@ static void test_mysql_gtid(void **state)
     assert_false(e.u.gtid.has_logical_clock);
 }
 
+/* What the Oracle MySQL stream needs of a GTID group start: sid and gno of
+ * a GTID event without the logical clock (5.6), a gno at the top of the
+ * range, and MySQL 8's HEARTBEAT_V2 (type 41, TLV body: 0 = file name,
+ * 1 = position) passing through as a skipped event, not an error. */
+static void test_mysql_gtid_for_stream(void **state)
+{
+    ctx *c = *state;
+    uint8_t sid[16];
+    for (int i = 0; i < 16; i++)
+        sid[i] = (uint8_t)(0xf0 + i);
+    start(&c->b);
+    put_le(&c->b, 0, 1);
+    put_bytes(&c->b, sid, 16);
+    put_le(&c->b, 0x7ffffffffffffffeull, 8);
+    tb_binlog_event e = decode_ok(c, finish(&c->b, TB_BINLOG_GTID, true));
+    assert_memory_equal(e.u.gtid.sid, sid, 16);
+    assert_true(e.u.gtid.gno == INT64_C(0x7ffffffffffffffe));
+    assert_false(e.u.gtid.has_logical_clock);
+    /* cut inside the gno */
+    start(&c->b);
+    put_le(&c->b, 0, 1);
+    put_bytes(&c->b, sid, 16);
+    put_le(&c->b, 5, 4);
+    size_t n = finish(&c->b, TB_BINLOG_GTID, true);
+    assert_int_equal(
+        tb_binlog_event_decode(&c->fmt, c->b.b, n, &c->a, &e, &c->err), -1);
+
+    start(&c->b);
+    put_le(&c->b, 0, 1);
+    put_packed(&c->b, 10);
+    put_str(&c->b, "bin.000009");
+    put_le(&c->b, 1, 1);
+    put_packed(&c->b, 1);
+    put_le(&c->b, 200, 1);
+    e = decode_ok(c, finish(&c->b, TB_BINLOG_HEARTBEAT_V2, true));
+    assert_int_equal(e.h.type, TB_BINLOG_HEARTBEAT_V2);
+    assert_true(e.skipped);
+}
+
 /* A table map with one column of each metadata shape and every optional
  * metadata block. */
 static size_t build_table_map(bld *b)
@@ -918,6 +957,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_mariadb_gtid, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gtid_list, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mysql_gtid, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mysql_gtid_for_stream, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_table_map, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rows_v2_update, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rows_v1_write_delete, setup,

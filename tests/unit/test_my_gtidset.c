@@ -591,6 +591,23 @@ static void test_stream_tracks_mysql_gtids(void **state)
     assert_string_equal(s->cur.mysql_gtids, UA ":1-7," UB ":1:3");
     assert_int_equal(w.other, 0); /* no replicated table: progress only */
 
+    /* MySQL 8's HEARTBEAT_V2 outside a group: progress at the position
+     * reached, its header's log_pos not taken for an offset */
+    int before = w.progress;
+    uint64_t pos = s->cur.pos;
+    e->n = 19;
+    ev_put(e, 0, 1);
+    ev_put(e, 3, 1);
+    ev_bytes(e, "bin", 3);
+    uint32_t far = 999999;
+    ev_finish(e, TB_BINLOG_HEARTBEAT_V2, &far);
+    feed(s, &emit, e);
+    assert_int_equal(w.progress, before + 1);
+    assert_int_equal(s->cur.pos, pos);
+    snprintf(want, sizeof want,
+             "gtid=" UA ":1-7," UB ":1:3;file=binlog.000007;pos=%u", at);
+    assert_string_equal(w.last, want);
+
     free(e);
     tb_mygtidset_free(&s->gtids);
     tb_mygtidset_free(&s->resume_gtids);
