@@ -1,8 +1,9 @@
 /*
  * my_source_int.h - internals of the MySQL/MariaDB source, shared by its
  * files: my_source.c (open, pre-flight, positions, shapes, ops), my_stream.c
- * (binlog streaming through mariadb_rpl), my_snapshot.c (the initial copy)
- * and my_rows.c (binlog and text-protocol values -> tb_value).
+ * (binlog streaming through mariadb_rpl or, for Oracle MySQL, my_dump.c),
+ * my_snapshot.c (the initial copy) and my_rows.c (binlog and text-protocol
+ * values -> tb_value). Oracle MySQL GTID sets are my_gtidset.h.
  */
 #ifndef TB_MY_SOURCE_INT_H
 #define TB_MY_SOURCE_INT_H

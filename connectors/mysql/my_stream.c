@@ -86,6 +86,43 @@ static int load_gtids(tb_source *s, tb_error *err)
     return 0;
 }
 
+/* Send the dump command through mariadb_rpl (COM_BINLOG_DUMP). */
+static int open_rpl(tb_source *s, bool by_gtid, tb_error *err)
+{
+    s->rpl = mariadb_rpl_init(s->repl);
+    if (!s->rpl)
+        return tb_error_set(err, TB_ERR_SOURCE, "mariadb_rpl_init failed: %s",
+                            mysql_error(s->repl));
+    const char *file = by_gtid ? "" : s->start.file;
+    unsigned long pos = by_gtid || !s->start.pos ? 4 : s->start.pos;
+    mariadb_rpl_optionsv(s->rpl, MARIADB_RPL_SERVER_ID,
+                         (unsigned int)s->cfg->source.server_id);
+    mariadb_rpl_optionsv(s->rpl, MARIADB_RPL_FILENAME, file, strlen(file));
+    mariadb_rpl_optionsv(s->rpl, MARIADB_RPL_START, pos);
+    mariadb_rpl_optionsv(s->rpl, MARIADB_RPL_FLAGS, 0u);
+    if (mariadb_rpl_open(s->rpl) != 0)
+        return tb_error_set(err, TB_ERR_SOURCE,
+                            "starting the binlog dump failed: %s (error %u)",
+                            mysql_error(s->repl), mysql_errno(s->repl));
+    return 0;
+}
+
+/* Send the dump command ourselves (my_dump.c): COM_BINLOG_DUMP_GTID with
+ * the executed set on Oracle MySQL, else COM_BINLOG_DUMP (MariaDB's GTID
+ * start is the session's @slave_connect_state and an empty file name). */
+static int open_raw(tb_source *s, bool by_gtid, bool by_mysql_gtid,
+                    tb_error *err)
+{
+    tb_mydump_req req = {(uint32_t)s->cfg->source.server_id, "", 4, NULL};
+    if (by_mysql_gtid) {
+        req.gtids = &s->gtids;
+    } else if (!by_gtid) {
+        req.file = s->start.file;
+        req.pos = s->start.pos ? s->start.pos : 4;
+    }
+    return tb_mydump_start(s->repl, &req, err);
+}
+
 int tb_mysrc_stream_start(tb_source *s, tb_error *err)
 {
     char sql[TB_POSITION_MAX + 64];
@@ -121,37 +158,9 @@ int tb_mysrc_stream_start(tb_source *s, tb_error *err)
                           "setting GTID strict mode", err) < 0)
             goto fail;
     }
-    if (s->raw_dump) {
-        tb_mydump_req req = {(uint32_t)s->cfg->source.server_id, "", 4, NULL};
-        if (by_mysql_gtid) {
-            req.gtids = &s->gtids;
-        } else if (!by_gtid) {
-            req.file = s->start.file;
-            req.pos = s->start.pos ? s->start.pos : 4;
-        }
-        if (tb_mydump_start(s->repl, &req, err) < 0) goto fail;
-        goto started;
-    }
-    s->rpl = mariadb_rpl_init(s->repl);
-    if (!s->rpl) {
-        tb_error_set(err, TB_ERR_SOURCE, "mariadb_rpl_init failed: %s",
-                     mysql_error(s->repl));
+    if ((s->raw_dump ? open_raw(s, by_gtid, by_mysql_gtid, err)
+                     : open_rpl(s, by_gtid, err)) < 0)
         goto fail;
-    }
-    const char *file = by_gtid ? "" : s->start.file;
-    unsigned long pos = by_gtid || !s->start.pos ? 4 : s->start.pos;
-    mariadb_rpl_optionsv(s->rpl, MARIADB_RPL_SERVER_ID,
-                         (unsigned int)s->cfg->source.server_id);
-    mariadb_rpl_optionsv(s->rpl, MARIADB_RPL_FILENAME, file, strlen(file));
-    mariadb_rpl_optionsv(s->rpl, MARIADB_RPL_START, pos);
-    mariadb_rpl_optionsv(s->rpl, MARIADB_RPL_FLAGS, 0u);
-    if (mariadb_rpl_open(s->rpl) != 0) {
-        tb_error_set(err, TB_ERR_SOURCE,
-                     "starting the binlog dump failed: %s (error %u)",
-                     mysql_error(s->repl), mysql_errno(s->repl));
-        goto fail;
-    }
-started:
     tb_binlog_format_init(&s->fmt);
     s->cur = s->start;
     if (by_gtid || by_mysql_gtid) s->cur.file[0] = '\0';
