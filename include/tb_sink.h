@@ -53,6 +53,10 @@ typedef struct tb_sink_ops {
      * failed (then nothing of its batch is in the target). Lets the target
      * work on one batch while the core reads the next. */
     int (*sync)(tb_sink *s, tb_position *done, tb_error *err);
+    /* With sync: how many commits may be in flight at once (0 means 1).
+     * sync() reports them one per call, in the order they were sent, and
+     * a commit whose predecessor failed fails too. */
+    int inflight_max;
     /* Optional (parallel snapshots): in the open transaction, set mark key
      * to value; value NULL deletes the key, key NULL deletes every mark of
      * the pipeline. */

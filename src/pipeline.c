@@ -43,7 +43,7 @@ typedef struct pipeline {
     uint64_t changes;       /* changes applied since start */
     uint64_t batches;       /* target transactions committed */
     bool connected;         /* a session got both connectors open */
-    bool inflight;          /* a commit was sent, not yet known durable */
+    int inflight;           /* commits sent, not yet known durable */
 } pipeline;
 
 static int64_t now_ms(void)
@@ -53,13 +53,13 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Learn that the commit in flight is durable, then acknowledge the source
- * up to its position. */
-static int settle(pipeline *p, tb_error *err)
+/* Learn the outcome of the oldest commit in flight, then acknowledge the
+ * source up to its position. */
+static int settle_one(pipeline *p, tb_error *err)
 {
-    if (!p->inflight) return 0;
+    if (p->inflight == 0) return 0;
     tb_position done;
-    p->inflight = false;
+    p->inflight--;
     if (p->kops->sync(p->sink, &done, err) < 0)
         return tb_error_prefix(err, "target commit failed (nothing of that "
                                     "batch was applied)");
@@ -69,12 +69,30 @@ static int settle(pipeline *p, tb_error *err)
     return p->sops->ack(p->src, &p->committed, err);
 }
 
+/* Learn the outcome of every commit in flight. */
+static int settle(pipeline *p, tb_error *err)
+{
+    while (p->inflight > 0)
+        if (settle_one(p, err) < 0) return -1;
+    return 0;
+}
+
+/* Room for one more commit in flight (the sink pipelines up to
+ * inflight_max; each batch needs a free one from its begin on). */
+static int make_room(pipeline *p, tb_error *err)
+{
+    int max = p->kops->inflight_max > 1 ? p->kops->inflight_max : 1;
+    while (p->inflight >= max)
+        if (settle_one(p, err) < 0) return -1;
+    return 0;
+}
+
 /* Commit the open batch with its position, then acknowledge the source
  * (at once, or via settle() when the sink commits asynchronously). */
 static int flush(pipeline *p, tb_error *err)
 {
     if (!p->in_batch) return 0;
-    if (settle(p, err) < 0) return -1;
+    if (p->kops->sync && make_room(p, err) < 0) return -1;
     tb_crash_point("before_commit");
     if (p->kops->commit(p->sink, &p->pending, err) < 0) {
         p->in_batch = false;
@@ -89,7 +107,7 @@ static int flush(pipeline *p, tb_error *err)
                  p->pending.text);
     p->batch_rows = p->batch_bytes = 0;
     if (p->kops->sync) {
-        p->inflight = true;
+        p->inflight++;
         return 0;
     }
     p->committed = p->pending;
@@ -102,6 +120,8 @@ static int flush(pipeline *p, tb_error *err)
 static int open_batch(pipeline *p, tb_error *err)
 {
     if (p->in_batch) return 0;
+    if (p->kops->sync && p->kops->inflight_max > 1 && make_room(p, err) < 0)
+        return -1;
     if (p->kops->begin(p->sink, err) < 0) return -1;
     p->in_batch = true;
     p->batch_start_ms = now_ms();
@@ -217,7 +237,8 @@ static void report_failure(const pipeline *p, const tb_error *err)
 static void end_session(pipeline *p)
 {
     if (p->in_batch && p->sink) p->kops->abort(p->sink);
-    p->in_batch = p->in_tx = p->pending_set = p->inflight = false;
+    p->in_batch = p->in_tx = p->pending_set = false;
+    p->inflight = 0;
     p->batch_rows = p->batch_bytes = 0;
     if (p->src) p->sops->close(p->src);
     if (p->sink) p->kops->close(p->sink);
@@ -347,7 +368,8 @@ int tb_cli_run(const tb_config *cfg, bool once)
             tb_error ignore;
             p.in_batch = false;
             if (p.sink) p.kops->abort(p.sink);
-            settle(&p, &ignore);
+            while (p.inflight > 0)
+                if (settle_one(&p, &ignore) < 0) break;
         }
         end_session(&p);
         if (r == 0) break;

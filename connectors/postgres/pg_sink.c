@@ -69,21 +69,31 @@ int tb_pgsink_pg_fail(tb_sink *s, const PGresult *res, const char *what,
     return -1;
 }
 
-/* Run one or more statements whose result carries no rows we need. */
-/*
- * Read the results of a commit sent by op_commit. The merges, the state row
- * and COMMIT went out as one message so the server works on them while the
- * agent already reads and buffers the next batch; whatever uses the
- * connection next waits here first. Only the tag "COMMIT" means durable (a
- * failed transaction answers COMMIT with ROLLBACK).
- */
-int tb_pgsink_wait_pending(tb_sink *s, tb_error *err)
+/* Forget the keys a lane's batch wrote (its commit is over). */
+static void lane_bits_clear(lane *l)
 {
-    if (!s->pending) return 0;
-    s->pending = false;
+    if (l->nkeys) memset(l->keys, 0, l->capkeys * sizeof *l->keys);
+    l->nkeys = 0;
+}
+
+/*
+ * Read the results of the commit lane i sent (op_commit). The merges, the
+ * state row and COMMIT went out as one message so the server works on them
+ * while the agent already reads and buffers the next batch. Only the tag
+ * "COMMIT" means durable (a failed transaction answers COMMIT with
+ * ROLLBACK). A durable position joins the FIFO sync() reports from; a
+ * failure breaks the sink: every later commit fails too.
+ */
+static int lane_wait(tb_sink *s, int i, tb_error *err)
+{
+    lane *l = &s->lanes[i];
+    if (!l->pending) return 0;
+    l->pending = false;
+    PGconn *keep = s->conn;
+    s->conn = l->conn;
     PGresult *res, *bad = NULL;
     bool committed = false;
-    while ((res = PQgetResult(s->conn))) {
+    while ((res = PQgetResult(l->conn))) {
         ExecStatusType st = PQresultStatus(res);
         if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
             if (!bad)
@@ -95,26 +105,100 @@ int tb_pgsink_wait_pending(tb_sink *s, tb_error *err)
         committed = strcmp(PQcmdStatus(res), "COMMIT") == 0;
         PQclear(res);
     }
+    lane_bits_clear(l);
+    if ((bad || !committed) && PQtransactionStatus(l->conn) != PQTRANS_IDLE) {
+        /* An error before COMMIT skips the rest of the message, COMMIT
+         * included: end the failed transaction so the lane is usable. */
+        PGresult *rb = PQexec(l->conn, "ROLLBACK");
+        PQclear(rb);
+    }
     if (bad || !committed) {
-        s->context = s->pending_pos.text;
+        s->context = l->pos.text;
         if (bad)
             tb_pgsink_pg_fail(s, bad, "committing", err);
         else
             tb_error_set(err, TB_ERR_TARGET,
                          "postgres target %s: the transaction was rolled "
                          "back at %s",
-                         s->dsn_masked, s->pending_pos.text);
+                         s->dsn_masked, l->pos.text);
         PQclear(bad);
         s->context = NULL;
+        s->conn = keep;
         /* The batch's DDL and staging tables are gone with it. */
         tables_forget(s);
+        if (!s->broken) {
+            s->broken = true;
+            s->broken_err = *err;
+        }
         return -1;
     }
-    s->durable = s->pending_pos;
+    s->conn = keep;
+    if (l->pos.text[0] && s->ndone < TB_PGSINK_LANES)
+        s->done[s->ndone++].pos = l->pos;
     return 0;
 }
 
-int tb_pgsink_run(tb_sink *s, const char *sql, const char *what, tb_error *err)
+/* Read the results of the statement the current lane sent without waiting
+ * (tb_pgsink_send_here). */
+static int lane_wait_busy(tb_sink *s, tb_error *err)
+{
+    lane *l = &s->lanes[s->cur];
+    if (!l->busy) return 0;
+    const char *what = l->busy;
+    l->busy = NULL;
+    PGresult *res, *bad = NULL;
+    while ((res = PQgetResult(l->conn))) {
+        ExecStatusType st = PQresultStatus(res);
+        if ((st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) && !bad)
+            bad = res;
+        else
+            PQclear(res);
+    }
+    if (!bad) return 0;
+    tb_pgsink_pg_fail(s, bad, what, err);
+    PQclear(bad);
+    return -1;
+}
+
+/* The current lane: a statement sent ahead, or its commit (there is none
+ * while a transaction is open). */
+int tb_pgsink_wait_pending(tb_sink *s, tb_error *err)
+{
+    if (s->broken) {
+        *err = s->broken_err;
+        return -1;
+    }
+    if (lane_wait_busy(s, err) < 0) return -1;
+    return lane_wait(s, s->cur, err);
+}
+
+/* Send statements on the current lane and go on: the server works on them
+ * while the agent reads the source; whatever uses the lane next reads
+ * their results first (and fails if they did). */
+int tb_pgsink_send_here(tb_sink *s, const char *sql, const char *what,
+                        tb_error *err)
+{
+    if (tb_pgsink_end_copying(s, err) < 0 || tb_pgsink_wait_pending(s, err) < 0)
+        return -1;
+    if (!PQsendQuery(s->conn, sql))
+        return tb_pgsink_pg_fail(s, NULL, what, err);
+    s->lanes[s->cur].busy = what;
+    return 0;
+}
+
+/* The other lane's commit: before anything that must not overlap it. */
+int tb_pgsink_wait_other(tb_sink *s, tb_error *err)
+{
+    if (tb_pgsink_wait_pending(s, err) < 0) return -1;
+    for (int i = 0; i < TB_PGSINK_LANES; i++)
+        if (i != s->cur && lane_wait(s, i, err) < 0) return -1;
+    return 0;
+}
+
+/* Run statements on the current lane without waiting for the other one
+ * (the caller made sure they cannot meet: lane_claim, or temp tables). */
+int tb_pgsink_run_here(tb_sink *s, const char *sql, const char *what,
+                       tb_error *err)
 {
     if (tb_pgsink_end_copying(s, err) < 0 || tb_pgsink_wait_pending(s, err) < 0)
         return -1;
@@ -129,13 +213,22 @@ int tb_pgsink_run(tb_sink *s, const char *sql, const char *what, tb_error *err)
     return 0;
 }
 
+/* Run one or more statements whose result carries no rows we need, after
+ * any commit in flight on the other lane (DDL, TRUNCATE, key-less rows). */
+int tb_pgsink_run(tb_sink *s, const char *sql, const char *what, tb_error *err)
+{
+    if (tb_pgsink_end_copying(s, err) < 0 || tb_pgsink_wait_other(s, err) < 0)
+        return -1;
+    return tb_pgsink_run_here(s, sql, what, err);
+}
+
 /* Run a tb_pgsink_query with text parameters and return its result (caller
  * clears); NULL with err filled when it failed. */
 PGresult *tb_pgsink_query(tb_sink *s, const char *sql, int n,
                           const char *const *vals, const char *what,
                           tb_error *err)
 {
-    if (tb_pgsink_end_copying(s, err) < 0 || tb_pgsink_wait_pending(s, err) < 0)
+    if (tb_pgsink_end_copying(s, err) < 0 || tb_pgsink_wait_other(s, err) < 0)
         return NULL;
     PGresult *res = PQexecParams(s->conn, sql, n, NULL, vals, NULL, NULL, 0);
     ExecStatusType st = PQresultStatus(res);
@@ -246,6 +339,10 @@ static stable *table_add(tb_sink *s, const tb_table *t)
         table_free(st);
         return NULL;
     }
+    uint32_t h = 2166136261u;
+    for (const char *p = (const char *)st->qname.data; *p; p++)
+        h = (h ^ (uint8_t)*p) * 16777619u;
+    st->salt = h;
     s->tables[s->ntables++] = st;
     return st;
 }
@@ -483,8 +580,9 @@ static int sink_prepare(tb_sink *s, const tb_table *t, tb_error *err)
     if (add_columns(s, st, &added, err) < 0) goto fail;
     if (added && read_target(s, st, &exists, err) < 0) goto fail;
     if (map_columns(st, err) < 0) goto fail;
-    st->stage_ready = false;
-    st->stmt_id = 0;
+    memset(st->stage_ready, 0, sizeof st->stage_ready);
+    st->stage[0] = '\0'; /* a new staging table for the new shape */
+    memset(st->stmt_id, 0, sizeof st->stmt_id);
 known:
     /* A freed shape's address may be reused by another table's shape. */
     for (int i = 0; i < s->ntables; i++)
@@ -850,12 +948,87 @@ fail:
                            c->source.position ? c->source.position : "?");
 }
 
+/* Open lane i's connection with the session settings every lane uses. */
+static int lane_connect(tb_sink *s, int i, tb_error *err)
+{
+    lane *l = &s->lanes[i];
+    l->conn = PQconnectdb(s->conninfo);
+    if (!l->conn) return tb_pgsink_nomem(err);
+    PGconn *keep = s->conn;
+    s->conn = l->conn;
+    int rc = 0;
+    if (PQstatus(l->conn) != CONNECTION_OK) {
+        char msg[600];
+        snprintf(msg, sizeof msg, "%s", PQerrorMessage(l->conn));
+        size_t n = strlen(msg);
+        while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+            msg[--n] = '\0';
+        tb_error_set(err, TB_ERR_CONNECT,
+                     "postgres target %s: cannot connect: %s", s->dsn_masked,
+                     msg);
+        rc = -1;
+    } else {
+        /* Fixed session settings: values are written in ISO / UTC text and
+         * the ::text comparisons of keyless tables need exact float
+         * output. */
+        PGresult *res = PQexec(
+            l->conn,
+            "SET datestyle = 'ISO, YMD'; SET intervalstyle = 'postgres'; "
+            "SET extra_float_digits = 3; SET client_encoding = 'UTF8'; "
+            "SET timezone = 'UTC'; SET application_name = 'tributary'; "
+            "SET client_min_messages = warning");
+        if (PQresultStatus(res) != PGRES_COMMAND_OK)
+            rc = tb_pgsink_pg_fail(s, res, "setting up the session", err);
+        PQclear(res);
+    }
+    s->conn = keep;
+    if (rc < 0) {
+        tb_error_retriable(err);
+        PQfinish(l->conn);
+        l->conn = NULL;
+    }
+    return rc;
+}
+
+/* Advisory lock key of the pipeline (first half; the lane is the second). */
+static int32_t lock_key(const tb_sink *s)
+{
+    uint32_t h = 2166136261u;
+    for (const char *p = s->pipeline; *p; p++)
+        h = (h ^ (uint8_t)*p) * 16777619u;
+    return (int32_t)(h & 0x7fffffff);
+}
+
 static int op_begin(tb_sink *s, tb_error *err)
 {
     if (s->in_tx)
         return tb_error_set(err, TB_ERR_INTERNAL,
                             "postgres target: begin inside a transaction");
-    if (tb_pgsink_run(s, "BEGIN", "starting a transaction", err) < 0) return -1;
+    if (s->broken) {
+        *err = s->broken_err;
+        return -1;
+    }
+    /* The current lane still commits: load this batch on the other one.
+     * The core never has more commits in flight than there are lanes. */
+    if (s->lanes[s->cur].pending) {
+        int next = (s->cur + 1) % TB_PGSINK_LANES;
+        if (s->lanes[next].pending && lane_wait(s, next, err) < 0) return -1;
+        if (!s->lanes[next].conn && lane_connect(s, next, err) < 0) return -1;
+        s->cur = next;
+        s->conn = s->lanes[next].conn;
+    }
+    lane_bits_clear(&s->lanes[s->cur]);
+    /* The transaction's advisory lock, held to its end, lets the next
+     * commit (on the other lane) wait for this one (op_commit). Keyed by a
+     * ticket, not the lane: the lane is reused while that next commit may
+     * still have to wait. */
+    lane *l = &s->lanes[s->cur];
+    l->ticket = s->tickets = (s->tickets + 1) & 0x7fffffff;
+    char sql[96];
+    snprintf(sql, sizeof sql, "BEGIN; SELECT pg_advisory_xact_lock(%d, %d)",
+             (int)lock_key(s), (int)l->ticket);
+    if (tb_pgsink_run_here(s, sql, "starting a transaction", err) < 0)
+        return -1;
     s->in_tx = true;
     return 0;
 }
@@ -872,13 +1045,16 @@ static void rollback(tb_sink *s)
         while ((res = PQgetResult(s->conn)))
             PQclear(res);
     }
-    /* A commit in flight is not ours to cancel: let it finish. */
-    tb_pgsink_wait_pending(s, &ignore);
+    /* A statement sent ahead is read (and forgotten); a commit in flight
+     * is not ours to cancel: let it finish. */
+    lane_wait_busy(s, &ignore);
+    lane_wait(s, s->cur, &ignore);
     if (s->in_tx) {
         PGresult *res = PQexec(s->conn, "ROLLBACK");
         PQclear(res);
         s->in_tx = false;
     }
+    lane_bits_clear(&s->lanes[s->cur]);
     /* The batch's DDL and staging tables are gone with it. */
     tables_forget(s);
 }
@@ -911,9 +1087,11 @@ static int op_commit(tb_sink *s, const tb_position *pos, tb_error *err)
     int rc = tb_pgsink_flush_all(s, err);
     s->defer = false;
     if (rc < 0) goto fail;
+    lane *l = &s->lanes[s->cur];
     if (!pos) {
         /* A snapshot part: its progress is in the marks written in this
          * transaction; the pipeline position stays. Durable on return. */
+        if (tb_pgsink_wait_other(s, err) < 0) goto fail;
         if (tb_buf_puts(&s->deferred, "COMMIT") < 0) {
             tb_pgsink_nomem(err);
             goto fail;
@@ -922,33 +1100,73 @@ static int op_commit(tb_sink *s, const tb_position *pos, tb_error *err)
             tb_pgsink_pg_fail(s, NULL, "sending the commit", err);
             goto fail;
         }
-        s->pending = true;
-        s->pending_pos.text[0] = '\0';
+        l->pending = true;
+        l->pos.text[0] = '\0';
         s->in_tx = false;
-        rc = tb_pgsink_wait_pending(s, err);
-        s->durable.text[0] = '\0';
+        rc = lane_wait(s, s->cur, err);
         s->context = NULL;
         return rc;
     }
+    /* The earlier commit still in flight on another lane, if any. */
+    const lane *prev = NULL;
+    int prev_i = -1;
+    for (int i = 0; i < TB_PGSINK_LANES; i++)
+        if (i != s->cur && s->lanes[i].pending) {
+            prev = &s->lanes[i];
+            prev_i = i;
+        }
     if (tb_pgsql_literal(&pipe, s->pipeline) < 0 ||
         tb_pgsql_literal(&at, pos->text) < 0 ||
         tb_buf_printf(&at_ts,
                       pos->commit_us > 0 ? "to_timestamp(%lld.%06lld)" : "NULL",
-                      pos->commit_us / 1000000, pos->commit_us % 1000000) < 0 ||
-        tb_buf_printf(&s->deferred, upsert_fmt,
-                      (const char *)s->state_name.data, (const char *)pipe.data,
-                      (const char *)at.data, (const char *)at_ts.data,
-                      (const char *)s->state_name.data,
-                      (const char *)s->state_name.data) < 0) {
+                      pos->commit_us / 1000000, pos->commit_us % 1000000) < 0) {
         tb_pgsink_nomem(err);
         goto fail;
     }
+    if (!prev) {
+        if (tb_buf_printf(
+                &s->deferred, upsert_fmt, (const char *)s->state_name.data,
+                (const char *)pipe.data, (const char *)at.data,
+                (const char *)at_ts.data, (const char *)s->state_name.data,
+                (const char *)s->state_name.data) < 0) {
+            tb_pgsink_nomem(err);
+            goto fail;
+        }
+    } else {
+        /* Stored only after the earlier commit, and only if it committed:
+         * wait for its transaction to end (its advisory lock), then move
+         * the state row on from exactly its position; if it rolled back,
+         * no row matches and the division fails this transaction too. */
+        tb_buf before = TB_BUF_INIT;
+        int key = (int)lock_key(s);
+        int bad = tb_pgsql_literal(&before, prev->pos.text) < 0 ||
+                  tb_buf_printf(
+                      &s->deferred,
+                      "SELECT pg_advisory_lock_shared(%d, %d);\n"
+                      "SELECT pg_advisory_unlock_shared(%d, %d);\n"
+                      "WITH u AS (UPDATE %s SET position = %s, updated_at = "
+                      "clock_timestamp(), commits = commits + 1, "
+                      "source_commit_at = coalesce(%s, source_commit_at) "
+                      "WHERE pipeline = %s AND position = %s RETURNING 1) "
+                      "SELECT 1 / (SELECT count(*)::int FROM u);\nCOMMIT",
+                      key, (int)prev->ticket, key, (int)prev->ticket,
+                      (const char *)s->state_name.data, (const char *)at.data,
+                      (const char *)at_ts.data, (const char *)pipe.data,
+                      (const char *)before.data) < 0;
+        tb_buf_free(&before);
+        if (bad) {
+            tb_pgsink_nomem(err);
+            goto fail;
+        }
+    }
+    if (tb_pgsink_wait_pending(s, err) < 0) goto fail;
     if (!PQsendQuery(s->conn, (const char *)s->deferred.data)) {
         tb_pgsink_pg_fail(s, NULL, "sending the commit", err);
         goto fail;
     }
-    s->pending = true;
-    s->pending_pos = *pos;
+    l->pending = true;
+    l->pos = *pos;
+    s->oldest = prev ? prev_i : s->cur;
     s->in_tx = false;
     tb_buf_free(&pipe);
     tb_buf_free(&at);
@@ -1129,9 +1347,35 @@ oom:
 static int op_sync(tb_sink *s, tb_position *done, tb_error *err)
 {
     done->text[0] = '\0';
-    if (tb_pgsink_wait_pending(s, err) < 0) return -1;
-    *done = s->durable;
-    s->durable.text[0] = '\0';
+    /* Commits are reported in the order they were sent: the oldest one in
+     * flight first (a result read early waits in the FIFO). */
+    if (s->ndone == 0) {
+        int i = s->oldest;
+        if (!s->lanes[i].pending)
+            for (i = 0; i < TB_PGSINK_LANES && !s->lanes[i].pending; i++)
+                ;
+        if (i < TB_PGSINK_LANES) {
+            tb_error ignore;
+            lane_wait(s, i, &ignore); /* a failure sets s->broken */
+        }
+    }
+    if (s->ndone > 0) {
+        *done = s->done[0].pos;
+        for (int i = 1; i < s->ndone; i++)
+            s->done[i - 1] = s->done[i];
+        s->ndone--;
+        return 0;
+    }
+    if (s->broken) {
+        *err = s->broken_err;
+        /* Reported: once no later commit can depend on the failed one,
+         * the sink takes new batches again. */
+        bool any = false;
+        for (int i = 0; i < TB_PGSINK_LANES; i++)
+            any = any || s->lanes[i].pending;
+        if (!any) s->broken = false;
+        return -1;
+    }
     return 0;
 }
 
@@ -1146,7 +1390,19 @@ static void op_close(tb_sink *s)
     if (s->conn && PQstatus(s->conn) == CONNECTION_OK) rollback(s);
     tables_forget(s);
     free(s->tables);
-    if (s->conn) PQfinish(s->conn);
+    for (int i = 0; i < TB_PGSINK_LANES; i++) {
+        tb_error ignore;
+        lane *l = &s->lanes[i];
+        /* Learn how a commit in flight ended before hanging up. */
+        if (l->conn && PQstatus(l->conn) == CONNECTION_OK)
+            lane_wait(s, i, &ignore);
+        if (l->conn) PQfinish(l->conn);
+        free(l->keys);
+    }
+    if (s->conninfo) {
+        explicit_bzero(s->conninfo, strlen(s->conninfo));
+        free(s->conninfo);
+    }
     free(s->dsn_masked);
     free(s->schema);
     free(s->pipeline);
@@ -1265,7 +1521,7 @@ static int op_open(const tb_config *cfg, tb_position *committed, tb_sink **out,
         tb_pgsink_nomem(err);
         goto fail;
     }
-    int64_t fb = cfg->batch.max_bytes / 16;
+    int64_t fb = cfg->batch.max_bytes / 4;
     s->flush_at = fb < (int64_t)FLUSH_MIN   ? FLUSH_MIN
                   : fb > (int64_t)FLUSH_MAX ? FLUSH_MAX
                                             : (size_t)fb;
@@ -1273,7 +1529,7 @@ static int op_open(const tb_config *cfg, tb_position *committed, tb_sink **out,
     conninfo = tb_pg_conninfo(cfg->target.dsn ? cfg->target.dsn : "",
                               cfg->target.password, err);
     if (!conninfo) goto fail;
-    s->conn = PQconnectdb(conninfo);
+    s->conn = s->lanes[0].conn = PQconnectdb(conninfo);
     if (!s->conn) {
         tb_pgsink_nomem(err);
         goto fail;
@@ -1323,7 +1579,9 @@ static int op_open(const tb_config *cfg, tb_position *committed, tb_sink **out,
         snprintf(committed->text, sizeof committed->text, "%s", p);
     }
     PQclear(res);
-    free(conninfo);
+    /* Kept to open the second lane when commits start to overlap. */
+    s->conninfo = conninfo;
+    conninfo = NULL;
     tb_log_info("target %s: connected, schema %s, committed position %s",
                 s->dsn_masked, s->schema,
                 committed->text[0] ? committed->text : "(none)");
@@ -1331,6 +1589,7 @@ static int op_open(const tb_config *cfg, tb_position *committed, tb_sink **out,
     return 0;
 fail:
     PQclear(res);
+    if (conninfo) explicit_bzero(conninfo, strlen(conninfo));
     free(conninfo);
     op_close(s);
     return -1;
@@ -1421,6 +1680,7 @@ const tb_sink_ops tb_pg_sink_ops = {
     .close = op_close,
     .committed = op_committed,
     .sync = op_sync,
+    .inflight_max = TB_PGSINK_LANES,
     .mark = op_mark,
     .marks = op_marks,
     .load_begin = op_load_begin,

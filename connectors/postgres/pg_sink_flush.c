@@ -199,17 +199,22 @@ static int stage_create(tb_sink *s, stable *st, tb_error *err)
 {
     tb_buf *b = &s->sql;
     tb_buf_reset(b);
-    /* The table of the previous shape, if any, is no longer needed. */
-    if (st->stage[0]) PRINTF(b, "DROP TABLE IF EXISTS pg_temp.%s; ", st->stage);
-    snprintf(st->stage, sizeof st->stage, "_tb_stage_%u", ++s->seq);
+    /* One name per shape, the same in every lane's session; the table of
+     * this lane's previous shape, if any, is no longer needed. */
+    if (!st->stage[0])
+        snprintf(st->stage, sizeof st->stage, "_tb_stage_%u", ++s->seq);
+    char *had = st->stage_had[s->cur];
+    if (had[0] && strcmp(had, st->stage) != 0)
+        PRINTF(b, "DROP TABLE IF EXISTS pg_temp.%s; ", had);
     PRINTF(b, "CREATE TEMP TABLE %s (op \"char\", u text", st->stage);
     for (int i = 0; i < st->shape->ncols; i++)
         PRINTF(b, ", c%d %s", i + 1, st->tcols[st->tmap[i]].type);
     PUT(b, ")");
-    if (tb_pgsink_run(s, (const char *)b->data, "creating the staging table",
-                      err) < 0)
+    if (tb_pgsink_run_here(s, (const char *)b->data,
+                           "creating the staging table", err) < 0)
         return -1;
-    st->stage_ready = true;
+    st->stage_ready[s->cur] = true;
+    snprintf(had, sizeof st->stage_had[s->cur], "%s", st->stage);
     return 0;
 oom:
     return tb_pgsink_nomem(err);
@@ -351,7 +356,7 @@ static int flush_keyed(tb_sink *s, stable *st, tb_error *err)
     if (ndirect && flush_inserts(s, st, true, err) < 0) return -1;
     if (!nmerge) return 0;
     if (st->reread && tb_pgsink_table_refresh(s, st, err) < 0) return -1;
-    if (!st->stage_ready && stage_create(s, st, err) < 0) return -1;
+    if (!st->stage_ready[s->cur] && stage_create(s, st, err) < 0) return -1;
     tb_buf_reset(&s->sql);
     PRINTF(&s->sql,
            st->binary ? "COPY %s FROM STDIN (FORMAT binary)"
@@ -425,8 +430,9 @@ static int flush_keyed(tb_sink *s, stable *st, tb_error *err)
             return tb_pgsink_nomem(err);
         return 0;
     }
-    return tb_pgsink_run(s, (const char *)s->sql.data, "merging staged rows",
-                         err);
+    /* Mid-batch: the server merges while the agent reads on. */
+    return tb_pgsink_send_here(s, (const char *)s->sql.data,
+                               "merging staged rows", err);
 oom_copy:
     tb_pgsink_nomem(err);
     copy_end(s, err);
@@ -435,9 +441,85 @@ oom:
     return tb_pgsink_nomem(err);
 }
 
+/* 64-bit hash of a row's key fields, mixed with the table. */
+static uint64_t key_hash64(const stable *st, const row *r)
+{
+    uint64_t h = 1469598103934665603ull ^ st->salt;
+    for (int k = 0; k < st->nkeys; k++) {
+        const field *f = &r->f[st->keys[k]];
+        for (uint32_t i = 0; i < f->len; i++)
+            h = (h ^ (uint8_t)f->p[i]) * 1099511628211ull;
+        h = (h ^ (uint8_t)(0xF0 | f->state)) * 1099511628211ull;
+    }
+    return h ? h : 1; /* 0 marks a free slot */
+}
+
+static bool keys_has(const lane *l, uint64_t h)
+{
+    if (!l->capkeys) return false;
+    for (size_t i = h & (l->capkeys - 1);; i = (i + 1) & (l->capkeys - 1)) {
+        if (l->keys[i] == h) return true;
+        if (!l->keys[i]) return false;
+    }
+}
+
+static int keys_add(lane *l, uint64_t h)
+{
+    if (2 * (l->nkeys + 1) > l->capkeys) {
+        size_t cap = l->capkeys ? 2 * l->capkeys : 4096;
+        uint64_t *v = calloc(cap, sizeof *v);
+        if (!v) return -1;
+        for (size_t j = 0; j < l->capkeys; j++) {
+            uint64_t x = l->keys[j];
+            if (!x) continue;
+            size_t i = x & (cap - 1);
+            while (v[i])
+                i = (i + 1) & (cap - 1);
+            v[i] = x;
+        }
+        free(l->keys);
+        l->keys = v;
+        l->capkeys = cap;
+    }
+    size_t i = h & (l->capkeys - 1);
+    while (l->keys[i] && l->keys[i] != h)
+        i = (i + 1) & (l->capkeys - 1);
+    if (!l->keys[i]) {
+        l->keys[i] = h;
+        l->nkeys++;
+    }
+    return 0;
+}
+
+/*
+ * Before st's buffered rows are written on the current lane: if the other
+ * lane's commit is still in flight and may touch the same rows (a shared
+ * key, or a table without key), wait for it; then note these keys so the
+ * next batch can tell. Two batches on different keys merge at once.
+ */
+int tb_pgsink_lane_claim(tb_sink *s, stable *st, tb_error *err)
+{
+    lane *me = &s->lanes[s->cur];
+    const lane *other = NULL;
+    for (int i = 0; i < TB_PGSINK_LANES; i++)
+        if (i != s->cur && s->lanes[i].pending) other = &s->lanes[i];
+    if (!st->nkeys) return other ? tb_pgsink_wait_other(s, err) : 0;
+    if (other && other->nkeys) {
+        for (row *r = st->head; r; r = r->next)
+            if (keys_has(other, key_hash64(st, r))) {
+                if (tb_pgsink_wait_other(s, err) < 0) return -1;
+                break;
+            }
+    }
+    for (row *r = st->head; r; r = r->next)
+        if (keys_add(me, key_hash64(st, r)) < 0) return tb_pgsink_nomem(err);
+    return 0;
+}
+
 int tb_pgsink_flush_table(tb_sink *s, stable *st, tb_error *err)
 {
     if (!st->head) return 0;
+    if (tb_pgsink_lane_claim(s, st, err) < 0) return -1;
     int rc =
         st->nkeys ? flush_keyed(s, st, err) : flush_inserts(s, st, false, err);
     tb_pgsink_table_discard(s, st);

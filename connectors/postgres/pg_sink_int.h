@@ -16,9 +16,9 @@
 #include "tb_arena.h"
 #include "tb_buf.h"
 
-/* Flush threshold bounds: batch.max_bytes / 16, clamped into this range. */
+/* Flush threshold bounds: batch.max_bytes / 4, clamped into this range. */
 #define FLUSH_MIN (256u * 1024u)
-#define FLUSH_MAX (4u * 1024u * 1024u)
+#define FLUSH_MAX (16u * 1024u * 1024u)
 /* COPY data is handed to libpq in pieces of about this size. */
 #define COPY_CHUNK (256u * 1024u)
 /* A table's key hash keeps at most this many slots across flushes. */
@@ -32,6 +32,9 @@ enum {
     ROW_DELETE = 'D',  /* remove the row with this key */
     ROW_NONE = 'N'     /* inserted and deleted in the batch: nothing to do */
 };
+
+#define TB_PGSINK_LANES 2
+#define TB_PGSINK_BITS  (1u << 20) /* per-lane key bitmap: 128 KiB */
 
 /* One buffered column value, already escaped for COPY text format. */
 typedef struct field {
@@ -77,35 +80,78 @@ typedef struct stable {
     bool reread;         /* the target's indexes changed under us (a
                             snapshot load): read them again before merging */
     tb_buf qname;        /* "schema"."table", NUL-terminated */
-    char stage[40];      /* name of the staging temp table */
-    bool stage_ready;    /* the staging table has the current shape */
-    unsigned stmt_id;    /* id of the prepared no-key statements, 0 none */
-    tb_arena *arena;     /* the sink's arena: buffered fields and rows */
-    row **slots;         /* open-addressing hash over keys; NULL = free */
-    size_t nslots;       /* power of two, or 0 */
-    size_t nused;        /* occupied slots */
-    row *head, *tail;    /* buffered rows in arrival order */
+    char stage[40];      /* name of the staging temp table of the current
+                            shape ("" until first needed) */
+    char stage_had[TB_PGSINK_LANES][40]; /* per lane: the staging table
+                                            that session has */
+    bool stage_ready[TB_PGSINK_LANES];   /* per lane: the staging table (a
+                                            temp table of that session) has
+                                            the current shape */
+    unsigned stmt_id[TB_PGSINK_LANES];   /* per lane: id of the prepared
+                                            no-key statements, 0 none */
+    uint32_t salt;    /* mixes the table into key hashes of lane bitmaps */
+    tb_arena *arena;  /* the sink's arena: buffered fields and rows */
+    row **slots;      /* open-addressing hash over keys; NULL = free */
+    size_t nslots;    /* power of two, or 0 */
+    size_t nused;     /* occupied slots */
+    row *head, *tail; /* buffered rows in arrival order */
 } stable;
 
+/*
+ * One target connection. Commits are pipelined over two lanes: while the
+ * server still merges one batch (its commit sent, results not read), the
+ * next batch loads and merges on the other lane, provided the two touch
+ * different keys (64-bit key hashes tell; otherwise, and before any
+ * DDL, TRUNCATE or key-less statement, the new batch waits). The later
+ * commit stores its position only if the earlier one committed: it waits
+ * for the earlier transaction's advisory lock and updates the state row
+ * only where it holds the earlier position, else fails (see op_commit).
+ */
+typedef struct lane {
+    PGconn *conn;     /* NULL until first needed */
+    bool pending;     /* a commit was sent and its results not read */
+    tb_position pos;  /* position that commit stores ("" none) */
+    const char *busy; /* a statement of the open transaction was sent and
+                         its results not read: what it does, or NULL */
+    int32_t ticket;   /* number of the lane's transaction: the second key
+                         of the advisory lock it holds */
+    uint64_t *keys;   /* 64-bit hashes of the keys the open or pending
+                         batch wrote: open addressing, 0 = free */
+    size_t nkeys;     /* used entries of keys */
+    size_t capkeys;   /* allocated entries (a power of two) or 0 */
+} lane;
+
+/* Outcome of a commit read before the core asked for it (sync). */
+typedef struct done_commit {
+    tb_position pos; /* durable position */
+} done_commit;
+
 struct tb_sink {
-    PGconn *conn;            /* the target connection */
-    char *dsn_masked;        /* DSN with the password masked, for messages */
-    char *schema;            /* target schema */
-    char *pipeline;          /* pipeline name, key of the state row */
-    tb_buf state_name;       /* "schema"."_tributary_state" */
-    tb_buf marks_name;       /* "schema"."_tributary_marks" */
-    stable **tables;         /* known tables */
-    int ntables;             /* used entries of tables */
-    int captables;           /* allocated entries of tables */
-    stable *last;            /* table of the previous change (fast path) */
-    bool in_tx;              /* a target transaction is open */
-    bool pending;            /* a commit was sent and its results not read */
-    tb_position pending_pos; /* position that commit stores */
-    tb_position durable;     /* last position known committed, for sync() */
-    bool defer;              /* run_merge() appends to deferred, not executes */
-    struct stable *copying;  /* table whose snapshot COPY is open, or NULL */
-    bool copy_binary;        /* the open COPY is FORMAT binary */
-    tb_buf deferred;         /* merge statements sent with the commit */
+    PGconn *conn; /* connection of the current lane */
+    lane lanes[TB_PGSINK_LANES];
+    int cur;         /* lane of the open (or last) transaction */
+    int oldest;      /* lane whose pending commit was sent first */
+    int32_t tickets; /* transactions begun, for lane tickets */
+    char *conninfo;  /* to open the second lane; secret, wiped */
+    done_commit done[TB_PGSINK_LANES]; /* FIFO of commits known durable */
+    int ndone;                         /* entries in done */
+    bool broken;            /* a pipelined commit failed: everything after
+                               it fails too (err in broken_err) */
+    tb_error broken_err;    /* why */
+    char *dsn_masked;       /* DSN with the password masked, for messages */
+    char *schema;           /* target schema */
+    char *pipeline;         /* pipeline name, key of the state row */
+    tb_buf state_name;      /* "schema"."_tributary_state" */
+    tb_buf marks_name;      /* "schema"."_tributary_marks" */
+    stable **tables;        /* known tables */
+    int ntables;            /* used entries of tables */
+    int captables;          /* allocated entries of tables */
+    stable *last;           /* table of the previous change (fast path) */
+    bool in_tx;             /* a target transaction is open */
+    bool defer;             /* run_merge() appends to deferred, not executes */
+    struct stable *copying; /* table whose snapshot COPY is open, or NULL */
+    bool copy_binary;       /* the open COPY is FORMAT binary */
+    tb_buf deferred;        /* merge statements sent with the commit */
     tb_arena arena;      /* buffered rows of all tables; reset by flush_all */
     size_t flush_at;     /* flush everything when the arena passes this */
     unsigned seq;        /* source of unique staging / statement names */
@@ -143,6 +189,12 @@ int tb_pgsink_dropped_nulls(tb_buf *b, const stable *st, bool *first);
 int tb_pgsink_end_copying(tb_sink *s, tb_error *err);
 int tb_pgsink_flush_all(tb_sink *s, tb_error *err);
 int tb_pgsink_flush_table(tb_sink *s, stable *st, tb_error *err);
+int tb_pgsink_wait_other(tb_sink *s, tb_error *err);
+int tb_pgsink_run_here(tb_sink *s, const char *sql, const char *what,
+                       tb_error *err);
+int tb_pgsink_send_here(tb_sink *s, const char *sql, const char *what,
+                        tb_error *err);
+int tb_pgsink_lane_claim(tb_sink *s, stable *st, tb_error *err);
 int tb_pgsink_table_refresh(tb_sink *s, stable *st, tb_error *err);
 int tb_pgsink_load_row(tb_sink *s, stable *st, const tb_value *vals,
                        tb_error *err);

@@ -108,7 +108,7 @@ static int match_one(tb_buf *b, const stable *st, int mask, int first)
 /* Prepare the delete / update statements of a table without a key. */
 static int prepare_nokey(tb_sink *s, stable *st, tb_error *err)
 {
-    if (st->stmt_id) return 0;
+    if (st->stmt_id[s->cur]) return 0;
     const tb_table *sh = st->shape;
     int n = sh->ncols;
     unsigned id = ++s->seq;
@@ -152,7 +152,7 @@ static int prepare_nokey(tb_sink *s, stable *st, tb_error *err)
         return -1;
     }
     PQclear(res);
-    st->stmt_id = id;
+    st->stmt_id[s->cur] = id;
     return 0;
 oom:
     return tb_pgsink_nomem(err);
@@ -168,7 +168,10 @@ int tb_pgsink_apply_nokey(tb_sink *s, stable *st, const tb_change *c,
                             "%s of a row without its old image (a table "
                             "without a key needs REPLICA IDENTITY FULL)",
                             c->op == TB_OP_DELETE ? "delete" : "update");
-    if (tb_pgsink_flush_table(s, st, err) < 0 || prepare_nokey(s, st, err) < 0)
+    /* Rows without a key are matched by value: never alongside the other
+     * lane's commit. */
+    if (tb_pgsink_flush_table(s, st, err) < 0 ||
+        tb_pgsink_wait_other(s, err) < 0 || prepare_nokey(s, st, err) < 0)
         return -1;
     bool upd = c->op == TB_OP_UPDATE;
     int n = 0;
@@ -182,7 +185,8 @@ int tb_pgsink_apply_nokey(tb_sink *s, stable *st, const tb_change *c,
         if ((n = param_add(s, n, &sh->cols[i], &c->after[i], NULL, err)) < 0)
             return -1;
     char name[32];
-    snprintf(name, sizeof name, "tb_%s_%u", upd ? "upd" : "del", st->stmt_id);
+    snprintf(name, sizeof name, "tb_%s_%u", upd ? "upd" : "del",
+             st->stmt_id[s->cur]);
     PGresult *res =
         PQexecPrepared(s->conn, name, n, params_ptrs(s, n), NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {

@@ -917,6 +917,84 @@ static void test_commit_failure(void **state)
     tb_table_free(t);
 }
 
+/* Commit without waiting: the commit stays in flight. */
+static void commit_async(tb_sink *s, const char *pos)
+{
+    tb_error err;
+    tb_position p;
+    tb_error_clear(&err);
+    snprintf(p.text, sizeof p.text, "%s", pos);
+    must(ops->commit(s, &p, &err), &err, "commit");
+}
+
+/* Two commits in flight at once (two target connections): reported in
+ * order; a batch on the same keys waits for the earlier one; a commit
+ * after a failed one fails too, and nothing of either is applied. */
+static void test_pipelined_commits(void **state)
+{
+    (void)state;
+    tb_position pos, done;
+    tb_error err;
+    assert_true(ops->inflight_max >= 2);
+    tb_sink *s = open_sink("p_pipe", &pos);
+    tb_table *t = mk_table("pipe", 3, acct_cols);
+    prepare(s, t);
+    begin(s);
+    INS(s, t, VI(1), VS("a"), VNULL);
+    commit_async(s, "0/10");
+    begin(s); /* on the second connection */
+    INS(s, t, VI(2), VS("b"), VNULL);
+    commit_async(s, "0/11");
+    tb_error_clear(&err);
+    must(ops->sync(s, &done, &err), &err, "sync");
+    assert_string_equal(done.text, "0/10");
+    must(ops->sync(s, &done, &err), &err, "sync");
+    assert_string_equal(done.text, "0/11");
+    CHECK("(1,a,) (2,b,)", ROWS("pipe", "id"));
+    /* the same key in both batches: the later one wins */
+    begin(s);
+    INS(s, t, VI(3), VS("c"), VNULL);
+    upd(s, t, NULL, (const tb_value[]){VI(1), VS("x"), VNULL});
+    commit_async(s, "0/12");
+    begin(s);
+    upd(s, t, NULL, (const tb_value[]){VI(1), VS("y"), VS("1.00")});
+    DEL(s, t, VI(3), VNULL, VNULL);
+    commit_async(s, "0/13");
+    must(ops->sync(s, &done, &err), &err, "sync");
+    assert_string_equal(done.text, "0/12");
+    must(ops->sync(s, &done, &err), &err, "sync");
+    assert_string_equal(done.text, "0/13");
+    CHECK("(1,y,1.00) (2,b,)", ROWS("pipe", "id"));
+    CHECK("0/13", "SELECT position FROM " SCHEMA
+                  "._tributary_state WHERE pipeline = 'p_pipe'");
+    /* the first of two in-flight commits fails at COMMIT: the second one,
+     * on other keys, must not commit without it */
+    exec_ok("ALTER TABLE " SCHEMA ".pipe ADD CONSTRAINT pipe_name UNIQUE "
+            "(name) DEFERRABLE INITIALLY DEFERRED");
+    begin(s);
+    INS(s, t, VI(5), VS("dup"), VNULL);
+    INS(s, t, VI(6), VS("dup"), VNULL);
+    commit_async(s, "0/14");
+    begin(s);
+    INS(s, t, VI(7), VS("z"), VNULL);
+    commit_async(s, "0/15");
+    tb_error_clear(&err);
+    assert_int_equal(ops->sync(s, &done, &err), -1);
+    assert_non_null(strstr(err.msg, "23505"));
+    tb_error_clear(&err);
+    assert_int_equal(ops->sync(s, &done, &err), -1);
+    CHECK("(1,y,1.00) (2,b,)", ROWS("pipe", "id"));
+    CHECK("0/13", "SELECT position FROM " SCHEMA
+                  "._tributary_state WHERE pipeline = 'p_pipe'");
+    /* and the sink takes the next batch */
+    begin(s);
+    INS(s, t, VI(8), VS("h"), VNULL);
+    commit(s, "0/16");
+    CHECK("(1,y,1.00) (2,b,) (8,h,)", ROWS("pipe", "id"));
+    ops->close(s);
+    tb_table_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -934,6 +1012,7 @@ int main(void)
         cmocka_unit_test(test_types),
         cmocka_unit_test(test_existing_table_without_index),
         cmocka_unit_test(test_commit_failure),
+        cmocka_unit_test(test_pipelined_commits),
         cmocka_unit_test(test_big_batch_bounded_memory),
     };
     return cmocka_run_group_tests_name("pg_sink", tests, group_setup,
