@@ -74,6 +74,7 @@ static void lane_bits_clear(lane *l)
 {
     if (l->nkeys) memset(l->keys, 0, l->capkeys * sizeof *l->keys);
     l->nkeys = 0;
+    l->allkeys = false;
 }
 
 /*

@@ -504,6 +504,7 @@ int tb_pgsink_lane_claim(tb_sink *s, stable *st, tb_error *err)
     for (int i = 0; i < TB_PGSINK_LANES; i++)
         if (i != s->cur && s->lanes[i].pending) other = &s->lanes[i];
     if (!st->nkeys) return other ? tb_pgsink_wait_other(s, err) : 0;
+    if (other && other->allkeys) return tb_pgsink_wait_other(s, err);
     if (other && other->nkeys) {
         for (row *r = st->head; r; r = r->next)
             if (keys_has(other, key_hash64(st, r))) {
@@ -511,8 +512,14 @@ int tb_pgsink_lane_claim(tb_sink *s, stable *st, tb_error *err)
                 break;
             }
     }
-    for (row *r = st->head; r; r = r->next)
+    for (row *r = st->head; r && !me->allkeys; r = r->next) {
+        if (me->nkeys >= LANE_KEYS_MAX) {
+            /* A huge batch: stop remembering (memory stays bounded). */
+            me->allkeys = true;
+            break;
+        }
         if (keys_add(me, key_hash64(st, r)) < 0) return tb_pgsink_nomem(err);
+    }
     return 0;
 }
 

@@ -19,6 +19,9 @@
 /* Flush threshold bounds: batch.max_bytes / 4, clamped into this range. */
 #define FLUSH_MIN (256u * 1024u)
 #define FLUSH_MAX (16u * 1024u * 1024u)
+/* Keys a lane remembers for its batch (2 MiB of hashes); beyond that the
+ * next batch simply waits for it. */
+#define LANE_KEYS_MAX (1u << 17)
 /* COPY data is handed to libpq in pieces of about this size. */
 #define COPY_CHUNK (256u * 1024u)
 /* A table's key hash keeps at most this many slots across flushes. */
@@ -119,6 +122,8 @@ typedef struct lane {
                          batch wrote: open addressing, 0 = free */
     size_t nkeys;     /* used entries of keys */
     size_t capkeys;   /* allocated entries (a power of two) or 0 */
+    bool allkeys;     /* too many keys to keep (a huge transaction): treat
+                         every key as touched */
 } lane;
 
 /* Outcome of a commit read before the core asked for it (sync). */
