@@ -28,6 +28,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "util/dbutil.h"
 #include "util/testutil.h"
 
 static char *dir;
@@ -37,124 +38,9 @@ static char *config_path;
 
 /* ---- MariaDB (as in test_my_e2e.c) ------------------------------------ */
 
-static MYSQL *my_connect(void)
-{
-    MYSQL *m = mysql_init(NULL);
-    unsigned port = (unsigned)atoi(myport);
-    if (!mysql_real_connect(m, myhost, "root", NULL, NULL, port, NULL, 0)) {
-        print_error("mysql connect: %s\n", mysql_error(m));
-        fail();
-    }
-    mysql_set_character_set(m, "utf8mb4");
-    return m;
-}
-
-static void my(const char *fmt, ...)
-{
-    char q[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(q, sizeof q, fmt, ap);
-    va_end(ap);
-    MYSQL *m = my_connect();
-    if (mysql_query(m, q) != 0) {
-        print_error("MariaDB: %s\n%s\n", mysql_error(m), q);
-        mysql_close(m);
-        fail();
-    }
-    MYSQL_RES *r = mysql_store_result(m);
-    if (r) mysql_free_result(r);
-    mysql_close(m);
-}
-
 /* Rows of a query as one text: fields joined by '|', rows by '\n'. */
-static char *my_rows(const char *q)
-{
-    MYSQL *m = my_connect();
-    if (mysql_query(m, q) != 0) {
-        print_error("MariaDB: %s\n%s\n", mysql_error(m), q);
-        fail();
-    }
-    MYSQL_RES *r = mysql_store_result(m);
-    size_t cap = 1024, len = 0;
-    char *out = calloc(1, cap);
-    MYSQL_ROW row;
-    unsigned nf = mysql_num_fields(r);
-    while ((row = mysql_fetch_row(r))) {
-        unsigned long *lens = mysql_fetch_lengths(r);
-        for (unsigned i = 0; i < nf; i++) {
-            const char *v = !row[i] ? "NULL" : lens[i] ? row[i] : "''";
-            size_t n = !row[i] ? 4 : lens[i] ? lens[i] : 2;
-            while (len + n + 3 > cap)
-                out = realloc(out, cap *= 2);
-            memcpy(out + len, v, n);
-            len += n;
-            out[len++] = i + 1 < nf ? '|' : '\n';
-        }
-    }
-    out[len] = '\0';
-    mysql_free_result(r);
-    mysql_close(m);
-    return out;
-}
 
 /* ---- PostgreSQL --------------------------------------------------------- */
-
-static PGconn *pg_connect(const char *db)
-{
-    char ci[512];
-    snprintf(ci, sizeof ci, "host=%s port=%s user=postgres dbname=%s", pghost,
-             pgport, db);
-    PGconn *c = PQconnectdb(ci);
-    if (PQstatus(c) != CONNECTION_OK) {
-        print_error("pg connect: %s\n", PQerrorMessage(c));
-        fail();
-    }
-    return c;
-}
-
-static void pg(const char *db, const char *q)
-{
-    PGconn *c = pg_connect(db);
-    PGresult *r = PQexec(c, q);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK &&
-        PQresultStatus(r) != PGRES_TUPLES_OK) {
-        print_error("PostgreSQL: %s\n%s\n", PQerrorMessage(c), q);
-        fail();
-    }
-    PQclear(r);
-    PQfinish(c);
-}
-
-static char *pg_rows(const char *q)
-{
-    PGconn *c = pg_connect(pgdb);
-    PGresult *r = PQexec(c, q);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        print_error("PostgreSQL: %s\n%s\n", PQerrorMessage(c), q);
-        fail();
-    }
-    size_t cap = 1024, len = 0;
-    char *out = calloc(1, cap);
-    int nf = PQnfields(r);
-    for (int i = 0; i < PQntuples(r); i++) {
-        for (int f = 0; f < nf; f++) {
-            const char *v = PQgetisnull(r, i, f)   ? "NULL"
-                            : *PQgetvalue(r, i, f) ? PQgetvalue(r, i, f)
-                                                   : "''";
-            size_t n = strlen(v);
-            while (len + n + 3 > cap)
-                out = realloc(out, cap *= 2);
-            memcpy(out + len, v, n);
-            len += n;
-            out[len++] = f + 1 < nf ? '|' : '\n';
-        }
-    }
-    out[len] = '\0';
-    PQclear(r);
-    PQfinish(c);
-    return out;
-}
 
 /* ---- pipeline ----------------------------------------------------------- */
 
@@ -194,9 +80,9 @@ static void assert_keyed_equal(const char *t)
 {
     char q[256];
     snprintf(q, sizeof q, "SELECT id, v, n FROM %s.%s ORDER BY id", mydb, t);
-    char *a = my_rows(q);
+    char *a = tu_my_rows(q);
     snprintf(q, sizeof q, "SELECT id, v, n FROM m.%s ORDER BY id", t);
-    char *b = pg_rows(q);
+    char *b = tu_pg_rows(pgdb, q);
     if (strcmp(a, b) != 0)
         print_error("%s differs:\nsource %zu bytes, target %zu bytes\n", t,
                     strlen(a), strlen(b));
@@ -214,10 +100,10 @@ static void assert_log_equal(const char *t)
     snprintf(q, sizeof q,
              "SELECT n, v, COUNT(*) FROM %s.%s GROUP BY n, v ORDER BY n, v",
              mydb, t);
-    char *a = my_rows(q);
+    char *a = tu_my_rows(q);
     snprintf(q, sizeof q,
              "SELECT n, v, count(*) FROM m.%s GROUP BY n, v ORDER BY n, v", t);
-    char *b = pg_rows(q);
+    char *b = tu_pg_rows(pgdb, q);
     assert_string_equal(a, b);
     free(a);
     free(b);
@@ -240,20 +126,20 @@ static int setup(void **state)
     dir = tu_tempdir();
     snprintf(mydb, sizeof mydb, "my_dump_%d", (int)getpid());
     snprintf(pgdb, sizeof pgdb, "my_dump_dw_%d", (int)getpid());
-    my("CREATE DATABASE %s CHARACTER SET utf8mb4", mydb);
+    tu_my("CREATE DATABASE %s CHARACTER SET utf8mb4", mydb);
     char q[256];
     snprintf(q, sizeof q, "CREATE DATABASE %s", pgdb);
-    pg("postgres", q);
+    tu_pg("postgres", q);
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    my("DROP DATABASE IF EXISTS %s", mydb);
+    tu_my("DROP DATABASE IF EXISTS %s", mydb);
     char q[256];
     snprintf(q, sizeof q, "DROP DATABASE IF EXISTS %s WITH (FORCE)", pgdb);
-    pg("postgres", q);
+    tu_pg("postgres", q);
     tu_rmtree(dir);
     free(dir);
     free(config_path);
@@ -265,16 +151,16 @@ static int teardown(void **state)
 static void changes(int k)
 {
     int base = k * 10000;
-    my("INSERT INTO %s.d SELECT seq + %d, CONCAT('r', seq), seq %% 50 FROM "
-       "%s.seq_1_to_500",
-       mydb, base, mydb);
-    my("UPDATE %s.d SET v = CONCAT(v, '-u%d'), n = n + 1 WHERE id %% 7 = %d",
-       mydb, k, k % 7);
-    my("DELETE FROM %s.d WHERE id %% 11 = %d", mydb, k % 11);
+    tu_my("INSERT INTO %s.d SELECT seq + %d, CONCAT('r', seq), seq %% 50 FROM "
+          "%s.seq_1_to_500",
+          mydb, base, mydb);
+    tu_my("UPDATE %s.d SET v = CONCAT(v, '-u%d'), n = n + 1 WHERE id %% 7 = %d",
+          mydb, k, k % 7);
+    tu_my("DELETE FROM %s.d WHERE id %% 11 = %d", mydb, k % 11);
     /* key change: one update with the old key in the before image */
-    my("UPDATE %s.d SET id = id + 500000 WHERE id BETWEEN %d AND %d", mydb,
-       base + 1, base + 5);
-    MYSQL *m = my_connect();
+    tu_my("UPDATE %s.d SET id = id + 500000 WHERE id BETWEEN %d AND %d", mydb,
+          base + 1, base + 5);
+    MYSQL *m = tu_my_connect();
     char q[512];
     /* a transaction over both tables, and one rolled back */
     assert_int_equal(mysql_query(m, "START TRANSACTION"), 0);
@@ -293,17 +179,17 @@ static void changes(int k)
     assert_int_equal(mysql_query(m, q), 0);
     assert_int_equal(mysql_query(m, "ROLLBACK"), 0);
     mysql_close(m);
-    my("DELETE FROM %s.dlog WHERE n = %d LIMIT 1", mydb, k);
+    tu_my("DELETE FROM %s.dlog WHERE n = %d LIMIT 1", mydb, k);
 }
 
 static void test_raw_stream_gtid_and_file(void **state)
 {
     (void)state;
-    my("CREATE TABLE %s.d (id INT PRIMARY KEY, v VARCHAR(60), n INT)", mydb);
-    my("CREATE TABLE %s.dlog (n INT, v VARCHAR(20))", mydb);
-    my("INSERT INTO %s.d SELECT seq, 'snap', 0 FROM %s.seq_1_to_300", mydb,
-       mydb);
-    my("INSERT INTO %s.dlog VALUES (0, 'snap')", mydb);
+    tu_my("CREATE TABLE %s.d (id INT PRIMARY KEY, v VARCHAR(60), n INT)", mydb);
+    tu_my("CREATE TABLE %s.dlog (n INT, v VARCHAR(20))", mydb);
+    tu_my("INSERT INTO %s.d SELECT seq, 'snap', 0 FROM %s.seq_1_to_300", mydb,
+          mydb);
+    tu_my("INSERT INTO %s.dlog VALUES (0, 'snap')", mydb);
     write_config("rawdump", "\"my_dump_*.d\", \"my_dump_*.dlog\"");
     run_ok(NULL); /* the initial copy */
     changes(1);
@@ -315,9 +201,9 @@ static void test_raw_stream_gtid_and_file(void **state)
 
     /* The stored position without its GTID: COM_BINLOG_DUMP with the
      * binlog file name and offset. */
-    pg(pgdb, "UPDATE m._tributary_state SET position = "
-             "regexp_replace(position, '^gtid=[^;]*;', '')");
-    char *pos = pg_rows("SELECT position FROM m._tributary_state");
+    tu_pg(pgdb, "UPDATE m._tributary_state SET position = "
+                "regexp_replace(position, '^gtid=[^;]*;', '')");
+    char *pos = tu_pg_rows(pgdb, "SELECT position FROM m._tributary_state");
     assert_non_null(strstr(pos, "file="));
     assert_null(strstr(pos, "gtid="));
     free(pos);
@@ -326,12 +212,12 @@ static void test_raw_stream_gtid_and_file(void **state)
     assert_keyed_equal("d");
     assert_log_equal("dlog");
     /* and it stored a GTID again */
-    pos = pg_rows("SELECT position FROM m._tributary_state");
+    pos = tu_pg_rows(pgdb, "SELECT position FROM m._tributary_state");
     assert_non_null(strstr(pos, "gtid=0-"));
     free(pos);
     /* a binlog rotation in between (the ROTATE arrives through the raw
      * loop too) */
-    my("FLUSH BINARY LOGS");
+    tu_my("FLUSH BINARY LOGS");
     changes(4);
     run_ok("raw dump");
     assert_keyed_equal("d");
@@ -350,7 +236,7 @@ static long dump_thread(long other)
              "SELECT COALESCE(MAX(ID), 0) FROM information_schema.PROCESSLIST "
              "WHERE COMMAND LIKE 'Binlog Dump%%' AND ID <> %ld",
              other);
-    char *v = my_rows(q);
+    char *v = tu_my_rows(q);
     long id = atol(v);
     free(v);
     return id;
@@ -382,7 +268,7 @@ static bool wait_target_count(const char *table, const char *want)
     char q[256];
     snprintf(q, sizeof q, "SELECT count(*) FROM m.%s", table);
     for (int i = 0; i < 600; i++) {
-        char *n = pg_rows(q);
+        char *n = tu_pg_rows(pgdb, q);
         bool ok =
             strncmp(n, want, strlen(want)) == 0 && n[strlen(want)] == '\n';
         free(n);
@@ -409,8 +295,9 @@ static int count_lines(const char *file, const char *text)
 static void test_raw_reconnect_after_kill(void **state)
 {
     (void)state;
-    my("CREATE TABLE %s.rc (id INT PRIMARY KEY, v VARCHAR(40), n INT)", mydb);
-    my("CREATE TABLE %s.rclog (n INT, v VARCHAR(20))", mydb);
+    tu_my("CREATE TABLE %s.rc (id INT PRIMARY KEY, v VARCHAR(40), n INT)",
+          mydb);
+    tu_my("CREATE TABLE %s.rclog (n INT, v VARCHAR(20))", mydb);
     write_config("rawrecon", "\"my_dump_*.rc\", \"my_dump_*.rclog\"");
     run_ok(NULL);
     char *log = NULL;
@@ -420,7 +307,7 @@ static void test_raw_reconnect_after_kill(void **state)
     agent_log = log;
     long id = wait_dump_thread(0);
     /* round 1: one 200,000-row transaction, killed while it streams */
-    MYSQL *m = my_connect();
+    MYSQL *m = tu_my_connect();
     char q[256];
     assert_int_equal(mysql_query(m, "START TRANSACTION"), 0);
     snprintf(q, sizeof q,
@@ -443,9 +330,9 @@ static void test_raw_reconnect_after_kill(void **state)
     snprintf(q, sizeof q, "KILL %ld", id2);
     assert_int_equal(mysql_query(m, q), 0);
     mysql_close(m);
-    my("UPDATE %s.rc SET v = 'after', n = n + 10 WHERE id %% 100 = 0", mydb);
-    my("DELETE FROM %s.rc WHERE id %% 100 = 1", mydb);
-    my("INSERT INTO %s.rclog VALUES (77, 'after'), (77, 'after')", mydb);
+    tu_my("UPDATE %s.rc SET v = 'after', n = n + 10 WHERE id %% 100 = 0", mydb);
+    tu_my("DELETE FROM %s.rc WHERE id %% 100 = 1", mydb);
+    tu_my("INSERT INTO %s.rclog VALUES (77, 'after'), (77, 'after')", mydb);
     ok = ok && wait_target_count("rc", "99000");
     ok = ok && wait_target_count("rclog", "100002");
     kill(pid, SIGTERM);

@@ -25,6 +25,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "util/dbutil.h"
 #include "util/testutil.h"
 
 static char *dir;
@@ -34,127 +35,9 @@ static char *config_path;
 
 /* ---- MariaDB ---------------------------------------------------------- */
 
-static MYSQL *my_connect(void)
-{
-    MYSQL *m = mysql_init(NULL);
-    unsigned port = (unsigned)atoi(myport);
-    if (!mysql_real_connect(m, myhost, "root", NULL, NULL, port, NULL, 0)) {
-        print_error("mysql connect: %s\n", mysql_error(m));
-        fail();
-    }
-    mysql_query(m, "SET time_zone = '+00:00'");
-    mysql_set_character_set(m, "utf8mb4");
-    return m;
-}
-
-static void my(const char *fmt, ...)
-{
-    char q[16384];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(q, sizeof q, fmt, ap);
-    va_end(ap);
-    MYSQL *m = my_connect();
-    if (mysql_query(m, q) != 0) {
-        print_error("MariaDB: %s\n%s\n", mysql_error(m), q);
-        mysql_close(m);
-        fail();
-    }
-    MYSQL_RES *r = mysql_store_result(m);
-    if (r) mysql_free_result(r);
-    mysql_close(m);
-}
-
 /* Rows of a query as one text: fields joined by '|', rows by '\n'. */
-static char *my_rows(const char *q)
-{
-    MYSQL *m = my_connect();
-    if (mysql_query(m, q) != 0) {
-        print_error("MariaDB: %s\n%s\n", mysql_error(m), q);
-        fail();
-    }
-    MYSQL_RES *r = mysql_store_result(m);
-    size_t cap = 1024, len = 0;
-    char *out = calloc(1, cap);
-    MYSQL_ROW row;
-    unsigned nf = mysql_num_fields(r);
-    while ((row = mysql_fetch_row(r))) {
-        unsigned long *lens = mysql_fetch_lengths(r);
-        for (unsigned i = 0; i < nf; i++) {
-            /* '' marks an empty value so fields never run together. */
-            const char *v = !row[i] ? "NULL" : lens[i] ? row[i] : "''";
-            size_t n = !row[i] ? 4 : lens[i] ? lens[i] : 2;
-            while (len + n + 3 > cap)
-                out = realloc(out, cap *= 2);
-            memcpy(out + len, v, n);
-            len += n;
-            out[len++] = i + 1 < nf ? '|' : '\n';
-        }
-    }
-    out[len] = '\0';
-    mysql_free_result(r);
-    mysql_close(m);
-    return out;
-}
 
 /* ---- PostgreSQL --------------------------------------------------------- */
-
-static PGconn *pg_connect(const char *db)
-{
-    char ci[512];
-    snprintf(ci, sizeof ci, "host=%s port=%s user=postgres dbname=%s", pghost,
-             pgport, db);
-    PGconn *c = PQconnectdb(ci);
-    if (PQstatus(c) != CONNECTION_OK) {
-        print_error("pg connect: %s\n", PQerrorMessage(c));
-        fail();
-    }
-    PQclear(PQexec(c, "SET TimeZone = 'UTC'"));
-    return c;
-}
-
-static void pg(const char *db, const char *q)
-{
-    PGconn *c = pg_connect(db);
-    PGresult *r = PQexec(c, q);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK &&
-        PQresultStatus(r) != PGRES_TUPLES_OK) {
-        print_error("PostgreSQL: %s\n%s\n", PQerrorMessage(c), q);
-        fail();
-    }
-    PQclear(r);
-    PQfinish(c);
-}
-
-static char *pg_rows(const char *q)
-{
-    PGconn *c = pg_connect(pgdb);
-    PGresult *r = PQexec(c, q);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        print_error("PostgreSQL: %s\n%s\n", PQerrorMessage(c), q);
-        fail();
-    }
-    size_t cap = 1024, len = 0;
-    char *out = calloc(1, cap);
-    int nf = PQnfields(r);
-    for (int i = 0; i < PQntuples(r); i++) {
-        for (int f = 0; f < nf; f++) {
-            const char *v = PQgetisnull(r, i, f)   ? "NULL"
-                            : *PQgetvalue(r, i, f) ? PQgetvalue(r, i, f)
-                                                   : "''";
-            size_t n = strlen(v);
-            while (len + n + 3 > cap)
-                out = realloc(out, cap *= 2);
-            memcpy(out + len, v, n);
-            len += n;
-            out[len++] = f + 1 < nf ? '|' : '\n';
-        }
-    }
-    out[len] = '\0';
-    PQclear(r);
-    PQfinish(c);
-    return out;
-}
 
 /* ---- the table with every type ----------------------------------------- */
 
@@ -281,9 +164,9 @@ static void assert_alltypes_equal(void)
     char *me = expr_list(true), *pe = expr_list(false);
     char q[8192];
     snprintf(q, sizeof q, "SELECT %s FROM %s.alltypes ORDER BY id", me, mydb);
-    char *a = my_rows(q);
+    char *a = tu_my_rows(q);
     snprintf(q, sizeof q, "SELECT %s FROM m.alltypes ORDER BY id", pe);
-    char *b = pg_rows(q);
+    char *b = tu_pg_rows(pgdb, q);
     if (strcmp(a, b) != 0) show_differences(a, b);
     assert_true(strcmp(a, b) == 0);
     free(a);
@@ -297,9 +180,9 @@ static void assert_simple_equal(const char *table)
 {
     char q[512];
     snprintf(q, sizeof q, "SELECT id, v FROM %s.%s ORDER BY id", mydb, table);
-    char *a = my_rows(q);
+    char *a = tu_my_rows(q);
     snprintf(q, sizeof q, "SELECT id, v FROM m.%s ORDER BY id", table);
-    char *b = pg_rows(q);
+    char *b = tu_pg_rows(pgdb, q);
     if (strcmp(a, b) != 0)
         print_error("%s differs\nMariaDB: %.300s\nPostgreSQL: %.300s\n", table,
                     a, b);
@@ -358,20 +241,20 @@ static int setup(void **state)
     dir = tu_tempdir();
     snprintf(mydb, sizeof mydb, "my_src_%d", (int)getpid());
     snprintf(pgdb, sizeof pgdb, "my_dw_%d", (int)getpid());
-    my("CREATE DATABASE %s CHARACTER SET utf8mb4", mydb);
+    tu_my("CREATE DATABASE %s CHARACTER SET utf8mb4", mydb);
     char q[256];
     snprintf(q, sizeof q, "CREATE DATABASE %s", pgdb);
-    pg("postgres", q);
+    tu_pg("postgres", q);
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    my("DROP DATABASE IF EXISTS %s", mydb);
+    tu_my("DROP DATABASE IF EXISTS %s", mydb);
     char q[256];
     snprintf(q, sizeof q, "DROP DATABASE IF EXISTS %s WITH (FORCE)", pgdb);
-    pg("postgres", q);
+    tu_pg("postgres", q);
     tu_rmtree(dir);
     free(dir);
     free(config_path);
@@ -388,23 +271,24 @@ static void test_every_type_snapshot_and_stream(void **state)
         n += (size_t)snprintf(ddl + n, sizeof ddl - n, ", %s %s", cols[i].name,
                               cols[i].decl);
     snprintf(ddl + n, sizeof ddl - n, ")");
-    my("%s", ddl);
-    my("INSERT INTO %s.alltypes VALUES %s, %s", mydb, rows[0], rows[1]);
+    tu_my("%s", ddl);
+    tu_my("INSERT INTO %s.alltypes VALUES %s, %s", mydb, rows[0], rows[1]);
     /* A row with NULL in every column. */
-    my("INSERT INTO %s.alltypes (id) VALUES (4)", mydb);
+    tu_my("INSERT INTO %s.alltypes (id) VALUES (4)", mydb);
     write_config("types", "\"my_src_*.alltypes\"");
     run_ok();
     assert_alltypes_equal();
     /* The same values again through the binlog. */
-    my("INSERT INTO %s.alltypes VALUES %s", mydb, rows[2]);
-    my("INSERT INTO %s.alltypes SELECT id + 10, ti, tu, si, su, mi, mu, i, "
-       "iu, bi, bu, d65, d2, f, dbl, b1, b64, e, st, vc, lat, tx, vb, bl, dt, "
-       "dtm, dt0, ts3, tm, yr, js FROM %s.alltypes WHERE id <= 4",
-       mydb, mydb);
-    my("UPDATE %s.alltypes SET vc = CONCAT(vc, '!'), d2 = -d2, tm = "
-       "'-12:00:00.5' WHERE id IN (1, 12)",
-       mydb);
-    my("DELETE FROM %s.alltypes WHERE id = 13", mydb);
+    tu_my("INSERT INTO %s.alltypes VALUES %s", mydb, rows[2]);
+    tu_my(
+        "INSERT INTO %s.alltypes SELECT id + 10, ti, tu, si, su, mi, mu, i, "
+        "iu, bi, bu, d65, d2, f, dbl, b1, b64, e, st, vc, lat, tx, vb, bl, dt, "
+        "dtm, dt0, ts3, tm, yr, js FROM %s.alltypes WHERE id <= 4",
+        mydb, mydb);
+    tu_my("UPDATE %s.alltypes SET vc = CONCAT(vc, '!'), d2 = -d2, tm = "
+          "'-12:00:00.5' WHERE id IN (1, 12)",
+          mydb);
+    tu_my("DELETE FROM %s.alltypes WHERE id = 13", mydb);
     run_ok();
     assert_alltypes_equal();
 }
@@ -412,16 +296,16 @@ static void test_every_type_snapshot_and_stream(void **state)
 static void test_changes_rollback_multitable(void **state)
 {
     (void)state;
-    my("CREATE TABLE %s.acct (id INT PRIMARY KEY, v VARCHAR(40))", mydb);
-    my("CREATE TABLE %s.audit (id INT PRIMARY KEY, v VARCHAR(40))", mydb);
+    tu_my("CREATE TABLE %s.acct (id INT PRIMARY KEY, v VARCHAR(40))", mydb);
+    tu_my("CREATE TABLE %s.audit (id INT PRIMARY KEY, v VARCHAR(40))", mydb);
     write_config("chg", "\"my_src_*.acct\", \"my_src_*.audit\"");
     run_ok();
-    my("INSERT INTO %s.acct VALUES (1,'a'),(2,'b'),(3,'c'),(4,'d')", mydb);
-    my("UPDATE %s.acct SET id = 40 WHERE id = 4", mydb);
-    my("UPDATE %s.acct SET v = 'bb' WHERE id = 2", mydb);
-    my("DELETE FROM %s.acct WHERE id = 3", mydb);
+    tu_my("INSERT INTO %s.acct VALUES (1,'a'),(2,'b'),(3,'c'),(4,'d')", mydb);
+    tu_my("UPDATE %s.acct SET id = 40 WHERE id = 4", mydb);
+    tu_my("UPDATE %s.acct SET v = 'bb' WHERE id = 2", mydb);
+    tu_my("DELETE FROM %s.acct WHERE id = 3", mydb);
     /* A rolled-back transaction leaves no trace. */
-    MYSQL *m = my_connect();
+    MYSQL *m = tu_my_connect();
     char q[256];
     snprintf(q, sizeof q, "INSERT INTO %s.acct VALUES (99, 'ghost')", mydb);
     assert_int_equal(mysql_query(m, "START TRANSACTION"), 0);
@@ -438,7 +322,7 @@ static void test_changes_rollback_multitable(void **state)
     run_ok();
     assert_simple_equal("acct");
     assert_simple_equal("audit");
-    char *ghost = pg_rows("SELECT count(*) FROM m.acct WHERE id = 99");
+    char *ghost = tu_pg_rows(pgdb, "SELECT count(*) FROM m.acct WHERE id = 99");
     assert_string_equal(ghost, "0\n");
     free(ghost);
 }
@@ -446,20 +330,20 @@ static void test_changes_rollback_multitable(void **state)
 static void test_add_drop_column(void **state)
 {
     (void)state;
-    my("CREATE TABLE %s.evolve (id INT PRIMARY KEY, v VARCHAR(20), old INT)",
-       mydb);
+    tu_my("CREATE TABLE %s.evolve (id INT PRIMARY KEY, v VARCHAR(20), old INT)",
+          mydb);
     write_config("evo", "\"my_src_*.evolve\"");
     run_ok();
-    my("INSERT INTO %s.evolve VALUES (1, 'one', 1)", mydb);
-    my("ALTER TABLE %s.evolve ADD COLUMN extra DECIMAL(8,2)", mydb);
-    my("INSERT INTO %s.evolve VALUES (2, 'two', 2, 2.5)", mydb);
-    my("ALTER TABLE %s.evolve DROP COLUMN old", mydb);
-    my("INSERT INTO %s.evolve VALUES (3, 'three', 3.5)", mydb);
+    tu_my("INSERT INTO %s.evolve VALUES (1, 'one', 1)", mydb);
+    tu_my("ALTER TABLE %s.evolve ADD COLUMN extra DECIMAL(8,2)", mydb);
+    tu_my("INSERT INTO %s.evolve VALUES (2, 'two', 2, 2.5)", mydb);
+    tu_my("ALTER TABLE %s.evolve DROP COLUMN old", mydb);
+    tu_my("INSERT INTO %s.evolve VALUES (3, 'three', 3.5)", mydb);
     run_ok();
     assert_simple_equal("evolve");
-    char *x =
-        pg_rows("SELECT id, coalesce(old::text, 'NULL'), "
-                "coalesce(extra::text, 'NULL') FROM m.evolve ORDER BY id");
+    char *x = tu_pg_rows(
+        pgdb, "SELECT id, coalesce(old::text, 'NULL'), "
+              "coalesce(extra::text, 'NULL') FROM m.evolve ORDER BY id");
     assert_string_equal(x, "1|1|NULL\n2|2|2.50\n3|NULL|3.50\n");
     free(x);
 }
@@ -467,11 +351,11 @@ static void test_add_drop_column(void **state)
 static void test_big_tx_crash_and_memory(void **state)
 {
     (void)state;
-    my("CREATE TABLE %s.big (id INT PRIMARY KEY, v VARCHAR(64))", mydb);
+    tu_my("CREATE TABLE %s.big (id INT PRIMARY KEY, v VARCHAR(64))", mydb);
     write_config("big", "\"my_src_*.big\"");
     run_ok();
-    my("INSERT INTO %s.big SELECT seq, MD5(seq) FROM %s.seq_1_to_200000", mydb,
-       mydb);
+    tu_my("INSERT INTO %s.big SELECT seq, MD5(seq) FROM %s.seq_1_to_200000",
+          mydb, mydb);
     struct rusage before;
     getrusage(RUSAGE_CHILDREN, &before);
     run_ok();
@@ -486,10 +370,10 @@ static void test_big_tx_crash_and_memory(void **state)
                                          "after_commit:2"};
     for (size_t i = 0; i < sizeof points / sizeof points[0]; i++) {
         for (int t = 0; t < 10; t++)
-            my("INSERT INTO %s.big SELECT 1000000 * %zu + 1000 * %d + seq, "
-               "'r' FROM %s.seq_1_to_600",
-               mydb, i + 1, t, mydb);
-        my("UPDATE %s.big SET v = 'round %zu' WHERE id %% 97 = 0", mydb, i);
+            tu_my("INSERT INTO %s.big SELECT 1000000 * %zu + 1000 * %d + seq, "
+                  "'r' FROM %s.seq_1_to_600",
+                  mydb, i + 1, t, mydb);
+        tu_my("UPDATE %s.big SET v = 'round %zu' WHERE id %% 97 = 0", mydb, i);
         tu_run r = tu_run_once(config_path, points[i]);
         assert_int_equal(r.status, 128 + SIGKILL);
         tu_run_free(&r);
@@ -506,7 +390,7 @@ static void assert_json_equal(void)
     char q[512];
     snprintf(q, sizeof q,
              "SELECT id, COALESCE(j, 'NULL') FROM %s.jdoc ORDER BY id", mydb);
-    char *rows = my_rows(q);
+    char *rows = tu_my_rows(q);
     /* (id, '<text>'::jsonb) pairs, dollar-quoted: the documents hold
      * quotes but no $ */
     char *vals = malloc(strlen(rows) * 2 + 64), *o = vals;
@@ -528,7 +412,7 @@ static void assert_json_equal(void)
             "count(t.id), (SELECT count(*) FROM m.jdoc) FROM (VALUES %s) "
             "v(id, j) LEFT JOIN m.jdoc t USING (id)",
             vals);
-    char *got = pg_rows(pq);
+    char *got = tu_pg_rows(pgdb, pq);
     char want[64];
     snprintf(want, sizeof want, "%d|%d|%d\n", nrows, nrows, nrows);
     if (strcmp(got, want) != 0) print_error("jdoc: %s", vals);
@@ -537,7 +421,8 @@ static void assert_json_equal(void)
     free(pq);
     free(vals);
     free(rows);
-    char *type = pg_rows("SELECT data_type FROM information_schema.columns "
+    char *type =
+        tu_pg_rows(pgdb, "SELECT data_type FROM information_schema.columns "
                          "WHERE table_schema = 'm' AND table_name = 'jdoc' "
                          "AND column_name = 'j'");
     assert_string_equal(type, "jsonb\n");
@@ -547,19 +432,19 @@ static void assert_json_equal(void)
 static void test_json_as_jsonb(void **state)
 {
     (void)state;
-    my("CREATE TABLE %s.jdoc (id INT PRIMARY KEY, j JSON)", mydb);
-    my("INSERT INTO %s.jdoc VALUES (1, '{\"b\": [1, 2.50, null], \"a\": "
-       "{\"deep\": true}}'), (2, '\"caf\xc3\xa9 \\\\u00e9\"'), (3, '[]'), "
-       "(4, NULL), (5, '12345678901234567890.5'), (6, '  {\"sp\" :  1 }  ')",
-       mydb);
+    tu_my("CREATE TABLE %s.jdoc (id INT PRIMARY KEY, j JSON)", mydb);
+    tu_my("INSERT INTO %s.jdoc VALUES (1, '{\"b\": [1, 2.50, null], \"a\": "
+          "{\"deep\": true}}'), (2, '\"caf\xc3\xa9 \\\\u00e9\"'), (3, '[]'), "
+          "(4, NULL), (5, '12345678901234567890.5'), (6, '  {\"sp\" :  1 }  ')",
+          mydb);
     write_config("json", "\"my_src_*.jdoc\"");
     run_ok();
     assert_json_equal();
-    my("INSERT INTO %s.jdoc VALUES (7, '{\"k\": \"it''s\"}'), (8, 'false')",
-       mydb);
-    my("UPDATE %s.jdoc SET j = JSON_SET(j, '$.new', 1) WHERE id = 1", mydb);
-    my("UPDATE %s.jdoc SET j = '[1]' WHERE id = 4", mydb);
-    my("DELETE FROM %s.jdoc WHERE id = 3", mydb);
+    tu_my("INSERT INTO %s.jdoc VALUES (7, '{\"k\": \"it''s\"}'), (8, 'false')",
+          mydb);
+    tu_my("UPDATE %s.jdoc SET j = JSON_SET(j, '$.new', 1) WHERE id = 1", mydb);
+    tu_my("UPDATE %s.jdoc SET j = '[1]' WHERE id = 4", mydb);
+    tu_my("DELETE FROM %s.jdoc WHERE id = 3", mydb);
     run_ok();
     assert_json_equal();
 }
@@ -581,7 +466,7 @@ typedef struct writer {
 static void *writer_main(void *arg)
 {
     writer *w = arg;
-    MYSQL *m = my_connect();
+    MYSQL *m = tu_my_connect();
     char q[512];
     for (long n = 1; !w->stop; n++) {
         int t = (int)(n % 3) + 1;
@@ -637,11 +522,11 @@ static void assert_log_equal(const char *table)
     snprintf(q, sizeof q,
              "SELECT n, v, COUNT(*) FROM %s.%s GROUP BY n, v ORDER BY n, v",
              mydb, table);
-    char *a = my_rows(q);
+    char *a = tu_my_rows(q);
     snprintf(q, sizeof q,
              "SELECT n, v, count(*) FROM m.%s GROUP BY n, v ORDER BY n, v",
              table);
-    char *b = pg_rows(q);
+    char *b = tu_pg_rows(pgdb, q);
     if (strcmp(a, b) != 0)
         print_error("%s differs\nMariaDB: %.400s\nPostgreSQL: %.400s\n", table,
                     a, b);
@@ -652,26 +537,26 @@ static void assert_log_equal(const char *table)
 
 static void make_log_table(const char *table)
 {
-    my("CREATE TABLE %s.%s (n INT, v VARCHAR(20))", mydb, table);
-    my("INSERT INTO %s.%s SELECT seq %% 50, 'x' FROM %s.seq_1_to_3000", mydb,
-       table, mydb);
+    tu_my("CREATE TABLE %s.%s (n INT, v VARCHAR(20))", mydb, table);
+    tu_my("INSERT INTO %s.%s SELECT seq %% 50, 'x' FROM %s.seq_1_to_3000", mydb,
+          table, mydb);
 }
 
 /* Small tables <small>1..3 and a large one. */
 static void make_ws_tables(const char *small, const char *big, int big_rows)
 {
     for (int t = 1; t <= 3; t++) {
-        my("CREATE TABLE %s.%s%d (id INT PRIMARY KEY, v VARCHAR(40))", mydb,
-           small, t);
-        my("INSERT INTO %s.%s%d SELECT seq, CONCAT('s', seq) FROM "
-           "%s.seq_1_to_2000",
-           mydb, small, t, mydb);
+        tu_my("CREATE TABLE %s.%s%d (id INT PRIMARY KEY, v VARCHAR(40))", mydb,
+              small, t);
+        tu_my("INSERT INTO %s.%s%d SELECT seq, CONCAT('s', seq) FROM "
+              "%s.seq_1_to_2000",
+              mydb, small, t, mydb);
     }
-    my("CREATE TABLE %s.%s (id INT PRIMARY KEY, v VARCHAR(64))", mydb, big);
-    my("INSERT INTO %s.%s SELECT seq, MD5(seq) FROM %s.seq_1_to_%d", mydb, big,
-       mydb, big_rows);
+    tu_my("CREATE TABLE %s.%s (id INT PRIMARY KEY, v VARCHAR(64))", mydb, big);
+    tu_my("INSERT INTO %s.%s SELECT seq, MD5(seq) FROM %s.seq_1_to_%d", mydb,
+          big, mydb, big_rows);
     /* fresh statistics: the plan sizes ranges from them */
-    my("ANALYZE TABLE %s.%s", mydb, big);
+    tu_my("ANALYZE TABLE %s.%s", mydb, big);
 }
 
 static void assert_ws_equal(const char *small, const char *big)
@@ -734,9 +619,9 @@ static void test_parallel_snapshot_concurrent_writes(void **state)
     assert_ws_equal("ws", "wbig");
     assert_log_equal("wlog");
     /* and streaming on */
-    my("UPDATE %s.wbig SET v = 'last' WHERE id %% 1000 = 0", mydb);
-    my("DELETE FROM %s.ws2 WHERE id %% 2 = 0", mydb);
-    my("INSERT INTO %s.wlog VALUES (1, 'x'), (1, 'y')", mydb);
+    tu_my("UPDATE %s.wbig SET v = 'last' WHERE id %% 1000 = 0", mydb);
+    tu_my("DELETE FROM %s.ws2 WHERE id %% 2 = 0", mydb);
+    tu_my("INSERT INTO %s.wlog VALUES (1, 'x'), (1, 'y')", mydb);
     run_ok();
     assert_ws_equal("ws", "wbig");
     assert_log_equal("wlog");
@@ -764,7 +649,7 @@ static void test_snapshot_crash_resume(void **state)
              "count(*) FILTER (WHERE key LIKE '%%.zbig#%%') FROM "
              "m._tributary_marks WHERE pipeline = 'crs_%d'",
              (int)getpid());
-    char *marks = pg_rows(q);
+    char *marks = tu_pg_rows(pgdb, q);
     fprintf(stderr, "marks after the crash (ws, zbig): %s", marks);
     int ws = -1, zb = -1;
     assert_int_equal(sscanf(marks, "%d|%d", &ws, &zb), 2);
@@ -777,16 +662,16 @@ static void test_snapshot_crash_resume(void **state)
     assert_true(ws + zb >= 4 && ws + zb <= 5);
     assert_true(ws >= 2);
     /* changes while down, in copied and not yet copied tables */
-    my("INSERT INTO %s.cs1 VALUES (5001, 'down')", mydb);
-    my("DELETE FROM %s.cs1 WHERE id <= 10", mydb);
-    my("UPDATE %s.cs2 SET v = 'down' WHERE id %% 10 = 0", mydb);
-    my("UPDATE %s.zbig SET v = 'down' WHERE id %% 1000 = 1", mydb);
-    my("DELETE FROM %s.zbig WHERE id %% 1000 = 2", mydb);
-    my("INSERT INTO %s.zbig VALUES (900001, 'down')", mydb);
+    tu_my("INSERT INTO %s.cs1 VALUES (5001, 'down')", mydb);
+    tu_my("DELETE FROM %s.cs1 WHERE id <= 10", mydb);
+    tu_my("UPDATE %s.cs2 SET v = 'down' WHERE id %% 10 = 0", mydb);
+    tu_my("UPDATE %s.zbig SET v = 'down' WHERE id %% 1000 = 1", mydb);
+    tu_my("DELETE FROM %s.zbig WHERE id %% 1000 = 2", mydb);
+    tu_my("INSERT INTO %s.zbig VALUES (900001, 'down')", mydb);
     /* zlog (last by name) is copied after the restart: these rows are in
      * its copy and must not come again from the stream */
-    my("INSERT INTO %s.zlog VALUES (7, 'x'), (7, 'down')", mydb);
-    MYSQL *m = my_connect();
+    tu_my("INSERT INTO %s.zlog VALUES (7, 'x'), (7, 'down')", mydb);
+    MYSQL *m = tu_my_connect();
     char q2[256];
     assert_int_equal(mysql_query(m, "START TRANSACTION"), 0);
     snprintf(q2, sizeof q2, "INSERT INTO %s.cs3 VALUES (6001, 'tx')", mydb);
@@ -810,9 +695,9 @@ static void test_snapshot_crash_resume(void **state)
     assert_ws_equal("cs", "zbig");
     assert_log_equal("zlog");
     /* streaming on, with the skip list learned from the marks */
-    my("INSERT INTO %s.zbig VALUES (900002, 'after')", mydb);
-    my("DELETE FROM %s.cs3 WHERE id = 7", mydb);
-    my("INSERT INTO %s.zlog VALUES (7, 'x')", mydb);
+    tu_my("INSERT INTO %s.zbig VALUES (900002, 'after')", mydb);
+    tu_my("DELETE FROM %s.cs3 WHERE id = 7", mydb);
+    tu_my("INSERT INTO %s.zlog VALUES (7, 'x')", mydb);
     run_ok();
     assert_ws_equal("cs", "zbig");
     assert_log_equal("zlog");
@@ -830,7 +715,7 @@ static long dump_thread(long other)
              "SELECT COALESCE(MAX(ID), 0) FROM information_schema.PROCESSLIST "
              "WHERE COMMAND LIKE 'Binlog Dump%%' AND ID <> %ld",
              other);
-    char *v = my_rows(q);
+    char *v = tu_my_rows(q);
     long id = atol(v);
     free(v);
     return id;
@@ -843,8 +728,8 @@ static long wait_dump_thread(long other)
         if (id) return id;
         usleep(25 * 1000);
     }
-    char *all = my_rows("SELECT ID, COMMAND, STATE FROM "
-                        "information_schema.PROCESSLIST");
+    char *all = tu_my_rows("SELECT ID, COMMAND, STATE FROM "
+                           "information_schema.PROCESSLIST");
     char *cmd = NULL;
     if (agent_log && asprintf(&cmd, "cat %s >&2", agent_log) > 0 &&
         system(cmd) < 0)
@@ -860,7 +745,7 @@ static bool wait_target_count(const char *table, const char *want)
     char q[256];
     snprintf(q, sizeof q, "SELECT count(*) FROM m.%s", table);
     for (int i = 0; i < 600; i++) {
-        char *n = pg_rows(q);
+        char *n = tu_pg_rows(pgdb, q);
         bool ok =
             strncmp(n, want, strlen(want)) == 0 && n[strlen(want)] == '\n';
         free(n);
@@ -877,8 +762,8 @@ static bool wait_target_count(const char *table, const char *want)
 static void test_reconnect_after_kill(void **state)
 {
     (void)state;
-    my("CREATE TABLE %s.rc (id INT PRIMARY KEY, v VARCHAR(40))", mydb);
-    my("CREATE TABLE %s.rclog (n INT)", mydb);
+    tu_my("CREATE TABLE %s.rc (id INT PRIMARY KEY, v VARCHAR(40))", mydb);
+    tu_my("CREATE TABLE %s.rclog (n INT)", mydb);
     write_config("recon", "\"my_src_*.rc\", \"my_src_*.rclog\"");
     run_ok();
     char *log = NULL;
@@ -888,7 +773,7 @@ static void test_reconnect_after_kill(void **state)
     agent_log = log;
     long id = wait_dump_thread(0);
     /* round 1: one 200,000-row transaction, killed while it streams */
-    MYSQL *m = my_connect();
+    MYSQL *m = tu_my_connect();
     char q[256];
     assert_int_equal(mysql_query(m, "START TRANSACTION"), 0);
     snprintf(q, sizeof q,
@@ -909,9 +794,9 @@ static void test_reconnect_after_kill(void **state)
     snprintf(q, sizeof q, "KILL %ld", id2);
     assert_int_equal(mysql_query(m, q), 0);
     mysql_close(m);
-    my("INSERT INTO %s.rc SELECT seq + 200000, 'after' FROM %s.seq_1_to_100",
-       mydb, mydb);
-    my("INSERT INTO %s.rclog VALUES (77), (77)", mydb);
+    tu_my("INSERT INTO %s.rc SELECT seq + 200000, 'after' FROM %s.seq_1_to_100",
+          mydb, mydb);
+    tu_my("INSERT INTO %s.rclog VALUES (77), (77)", mydb);
     ok = ok && wait_target_count("rc", "100100");
     ok = ok && wait_target_count("rclog", "100002");
     kill(pid, SIGTERM);
@@ -937,8 +822,9 @@ static void test_reconnect_after_kill(void **state)
     assert_simple_equal("rc");
     snprintf(q, sizeof q,
              "SELECT n, COUNT(*) FROM %s.rclog GROUP BY n ORDER BY n", mydb);
-    char *a = my_rows(q);
-    char *b = pg_rows("SELECT n, count(*) FROM m.rclog GROUP BY n ORDER BY n");
+    char *a = tu_my_rows(q);
+    char *b = tu_pg_rows(
+        pgdb, "SELECT n, count(*) FROM m.rclog GROUP BY n ORDER BY n");
     assert_string_equal(a, b);
     free(a);
     free(b);
