@@ -1084,12 +1084,13 @@ static int op_commit(tb_sink *s, const tb_position *pos, tb_error *err)
     }
     if (tb_pgsink_end_copying(s, err) < 0) goto fail;
     tb_buf_reset(&s->deferred);
-    s->defer = true;
-    int rc = tb_pgsink_flush_all(s, err);
-    s->defer = false;
-    if (rc < 0) goto fail;
+    int rc;
     lane *l = &s->lanes[s->cur];
     if (!pos) {
+        s->defer = true;
+        rc = tb_pgsink_flush_all(s, err);
+        s->defer = false;
+        if (rc < 0) goto fail;
         /* A snapshot part: its progress is in the marks written in this
          * transaction; the pipeline position stays. Durable on return. */
         if (tb_pgsink_wait_other(s, err) < 0) goto fail;
@@ -1108,6 +1109,14 @@ static int op_commit(tb_sink *s, const tb_position *pos, tb_error *err)
         s->context = NULL;
         return rc;
     }
+    /* Whether this batch may run alongside the commit in flight is decided
+     * before the commit's own statements are written (they differ). */
+    int last = -1;
+    for (int i = 0; i < s->ntables; i++) {
+        if (!s->tables[i]->head) continue;
+        if (tb_pgsink_lane_claim(s, s->tables[i], err) < 0) goto fail;
+        last = i;
+    }
     /* The earlier commit still in flight on another lane, if any. */
     const lane *prev = NULL;
     int prev_i = -1;
@@ -1124,9 +1133,10 @@ static int op_commit(tb_sink *s, const tb_position *pos, tb_error *err)
         tb_pgsink_nomem(err);
         goto fail;
     }
+    tb_buf_reset(&s->tail);
     if (!prev) {
         if (tb_buf_printf(
-                &s->deferred, upsert_fmt, (const char *)s->state_name.data,
+                &s->tail, upsert_fmt, (const char *)s->state_name.data,
                 (const char *)pipe.data, (const char *)at.data,
                 (const char *)at_ts.data, (const char *)s->state_name.data,
                 (const char *)s->state_name.data) < 0) {
@@ -1142,7 +1152,7 @@ static int op_commit(tb_sink *s, const tb_position *pos, tb_error *err)
         int key = (int)lock_key(s);
         int bad = tb_pgsql_literal(&before, prev->pos.text) < 0 ||
                   tb_buf_printf(
-                      &s->deferred,
+                      &s->tail,
                       "SELECT pg_advisory_lock_shared(%d, %d);\n"
                       "SELECT pg_advisory_unlock_shared(%d, %d);\n"
                       "WITH u AS (UPDATE %s SET position = %s, updated_at = "
@@ -1160,11 +1170,33 @@ static int op_commit(tb_sink *s, const tb_position *pos, tb_error *err)
             goto fail;
         }
     }
-    if (tb_pgsink_wait_pending(s, err) < 0) goto fail;
-    if (!PQsendQuery(s->conn, (const char *)s->deferred.data)) {
-        tb_pgsink_pg_fail(s, NULL, "sending the commit", err);
-        goto fail;
+    /* Every table's rows: merges deferred into this message, and the last
+     * table's final COPY carries the whole rest (merges, state, COMMIT),
+     * so the agent never waits for that COPY to be loaded. */
+    s->defer = true;
+    s->carried = false;
+    rc = 0;
+    for (int i = 0; i < s->ntables && rc == 0; i++) {
+        s->carry = i == last ? &s->tail : NULL;
+        rc = tb_pgsink_flush_table(s, s->tables[i], err);
     }
+    s->carry = NULL;
+    s->defer = false;
+    tb_arena_reset(&s->arena);
+    if (rc < 0) goto fail;
+    if (!s->carried) {
+        if (tb_buf_append(&s->deferred, s->tail.data, s->tail.len) < 0 ||
+            tb_pgsink_cstr(&s->deferred) < 0) {
+            tb_pgsink_nomem(err);
+            goto fail;
+        }
+        if (tb_pgsink_wait_pending(s, err) < 0) goto fail;
+        if (!PQsendQuery(s->conn, (const char *)s->deferred.data)) {
+            tb_pgsink_pg_fail(s, NULL, "sending the commit", err);
+            goto fail;
+        }
+    }
+    s->carried = false;
     l->pending = true;
     l->pos = *pos;
     s->oldest = prev ? prev_i : s->cur;
@@ -1415,6 +1447,8 @@ static void op_close(tb_sink *s)
     tb_buf_free(&s->copy);
     tb_buf_free(&s->params);
     tb_buf_free(&s->deferred);
+    tb_buf_free(&s->carry_sql);
+    tb_buf_free(&s->tail);
     free(s->poffs);
     free(s->pvals);
     free(s);

@@ -33,10 +33,28 @@ int tb_pgsink_copy_begin(tb_sink *s, tb_error *err)
     if (tb_pgsink_cstr(&s->sql) < 0) return tb_pgsink_nomem(err);
     if (tb_pgsink_end_copying(s, err) < 0 || tb_pgsink_wait_pending(s, err) < 0)
         return -1;
-    PGresult *res = PQexec(s->conn, (const char *)s->sql.data);
+    PGresult *res;
+    if (s->carry_sql.len) {
+        /* The COPY and what follows it (up to COMMIT) in one message: once
+         * the data is sent the agent goes on; the server loads, merges
+         * and commits on its own (results read by sync). */
+        if (tb_buf_puts(&s->sql, ";\n") < 0 ||
+            tb_buf_append(&s->sql, s->carry_sql.data, s->carry_sql.len) < 0 ||
+            tb_pgsink_cstr(&s->sql) < 0)
+            return tb_pgsink_nomem(err);
+        if (!PQsendQuery(s->conn, (const char *)s->sql.data))
+            return tb_pgsink_pg_fail(s, NULL, "starting COPY", err);
+        res = PQgetResult(s->conn);
+    } else {
+        res = PQexec(s->conn, (const char *)s->sql.data);
+    }
     if (PQresultStatus(res) != PGRES_COPY_IN) {
         tb_pgsink_pg_fail(s, res, "starting COPY", err);
         PQclear(res);
+        if (s->carry_sql.len) /* the rest of the message was skipped */
+            while ((res = PQgetResult(s->conn)))
+                PQclear(res);
+        tb_buf_reset(&s->carry_sql);
         return -1;
     }
     PQclear(res);
@@ -54,6 +72,14 @@ static int copy_end(tb_sink *s, tb_error *err)
     if (rc == 0 && copy_send(s, err) < 0) rc = -1;
     if (PQputCopyEnd(s->conn, rc < 0 ? "aborted" : NULL) != 1 && rc == 0)
         rc = tb_pgsink_pg_fail(s, NULL, "ending COPY", err);
+    if (s->carry_sql.len && rc == 0) {
+        /* The commit follows in the same message: its results are read
+         * with the commit's (op_commit marks the lane pending). */
+        tb_buf_reset(&s->carry_sql);
+        s->carried = true;
+        return 0;
+    }
+    tb_buf_reset(&s->carry_sql);
     PGresult *res;
     while ((res = PQgetResult(s->conn)) != NULL) {
         if (PQresultStatus(res) != PGRES_COMMAND_OK && rc == 0)
@@ -158,10 +184,24 @@ int tb_pgsink_shape_cols(tb_buf *b, const stable *st, const char *prefix)
 /* COPY rows straight into the target table: every row (no-key tables,
  * snapshot loads) or, with only_direct, the fresh inserts of a keyed
  * table. */
-static int flush_inserts(tb_sink *s, stable *st, bool only_direct,
+/* The statements a carrying COPY is followed by: the merges deferred so
+ * far, then (extra) this table's merge, then the state update + COMMIT. */
+static int carry_set(tb_sink *s, const tb_buf *extra)
+{
+    tb_buf_reset(&s->carry_sql);
+    if (tb_buf_append(&s->carry_sql, s->deferred.data, s->deferred.len) < 0 ||
+        (extra && tb_buf_append(&s->carry_sql, extra->data, extra->len) < 0) ||
+        tb_buf_append(&s->carry_sql, s->carry->data, s->carry->len) < 0)
+        return -1;
+    tb_buf_reset(&s->deferred);
+    return 0;
+}
+
+static int flush_inserts(tb_sink *s, stable *st, bool only_direct, bool last,
                          tb_error *err)
 {
     tb_buf *b = &s->sql;
+    if (last && s->carry && carry_set(s, NULL) < 0) goto oom;
     tb_buf_reset(b);
     PRINTF(b, "COPY %s (", (const char *)st->qname.data);
     if (tb_pgsink_shape_cols(b, st, "") < 0) goto oom;
@@ -348,15 +388,28 @@ static bool direct(const row *r)
 static int flush_keyed(tb_sink *s, stable *st, tb_error *err)
 {
     size_t nd = 0, nu = 0, np = 0, ndirect = 0, nmerge = 0;
+    size_t cd = 0, cu = 0, cp = 0;
     const tb_table *sh = st->shape;
     for (row *r = st->head; r; r = r->next) {
         ndirect += direct(r);
         nmerge += !direct(r) && r->op != ROW_NONE;
+        if (direct(r) || r->op == ROW_NONE) continue;
+        cd += r->op == ROW_DELETE;
+        cu += r->op == ROW_UPSERT;
+        cp += r->op == ROW_PARTIAL;
     }
-    if (ndirect && flush_inserts(s, st, true, err) < 0) return -1;
+    if (ndirect && flush_inserts(s, st, true, !nmerge, err) < 0) return -1;
     if (!nmerge) return 0;
     if (st->reread && tb_pgsink_table_refresh(s, st, err) < 0) return -1;
     if (!st->stage_ready[s->cur] && stage_create(s, st, err) < 0) return -1;
+    if (s->carry) {
+        /* This COPY carries the commit: the merge goes in the message. */
+        tb_buf m = TB_BUF_INIT;
+        int bad = merge_sql(&m, st, cd, cu, cp) < 0 ||
+                  tb_buf_puts(&m, ";\n") < 0 || carry_set(s, &m) < 0;
+        tb_buf_free(&m);
+        if (bad) goto oom;
+    }
     tb_buf_reset(&s->sql);
     PRINTF(&s->sql,
            st->binary ? "COPY %s FROM STDIN (FORMAT binary)"
@@ -418,6 +471,7 @@ static int flush_keyed(tb_sink *s, stable *st, tb_error *err)
         }
     }
     if (copy_end(s, err) < 0) return -1;
+    if (s->carried) return 0; /* merge, state and COMMIT went with it */
     if (merge_sql(&s->sql, st, nd, nu, np) < 0 || tb_pgsink_cstr(&s->sql) < 0)
         return tb_pgsink_nomem(err);
     tb_log_debug("target: merging into %s deletes=%zu upserts=%zu "
@@ -527,8 +581,8 @@ int tb_pgsink_flush_table(tb_sink *s, stable *st, tb_error *err)
 {
     if (!st->head) return 0;
     if (tb_pgsink_lane_claim(s, st, err) < 0) return -1;
-    int rc =
-        st->nkeys ? flush_keyed(s, st, err) : flush_inserts(s, st, false, err);
+    int rc = st->nkeys ? flush_keyed(s, st, err)
+                       : flush_inserts(s, st, false, true, err);
     tb_pgsink_table_discard(s, st);
     if (rc < 0)
         return tb_error_prefix(err, "table %s", (const char *)st->qname.data);

@@ -156,6 +156,13 @@ struct tb_sink {
     bool defer;             /* run_merge() appends to deferred, not executes */
     struct stable *copying; /* table whose snapshot COPY is open, or NULL */
     bool copy_binary;       /* the open COPY is FORMAT binary */
+    const tb_buf *carry;    /* set by op_commit for the batch's last table: the
+                               state update + COMMIT its final COPY carries in
+                               the same message */
+    tb_buf carry_sql;       /* statements sent after the COPY in progress
+                               (merges, state, COMMIT), or empty */
+    bool carried;           /* the commit went out behind a COPY */
+    tb_buf tail;            /* scratch: the commit's state update + COMMIT */
     tb_buf deferred;        /* merge statements sent with the commit */
     tb_arena arena;      /* buffered rows of all tables; reset by flush_all */
     size_t flush_at;     /* flush everything when the arena passes this */
