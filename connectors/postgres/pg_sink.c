@@ -575,10 +575,15 @@ static int sink_prepare(tb_sink *s, const tb_table *t, tb_error *err)
         if (t->cols[i].key) st->keys[k++] = i;
 
     if (read_target(s, st, &exists, err) < 0) goto fail;
+    bool created = !exists;
     if (!exists &&
         (create_table(s, st, err) < 0 || read_target(s, st, &exists, err) < 0))
         goto fail;
     if (add_columns(s, st, &added, err) < 0) goto fail;
+    /* DDL inside the open transaction: the other lane must not use the
+     * table before this transaction commits (it cannot see the change). */
+    if ((created || added) && s->in_tx)
+        st->ddl_ticket = s->lanes[s->cur].ticket;
     if (added && read_target(s, st, &exists, err) < 0) goto fail;
     if (map_columns(st, err) < 0) goto fail;
     memset(st->stage_ready, 0, sizeof st->stage_ready);

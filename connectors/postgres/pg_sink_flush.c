@@ -558,6 +558,8 @@ int tb_pgsink_lane_claim(tb_sink *s, stable *st, tb_error *err)
     for (int i = 0; i < TB_PGSINK_LANES; i++)
         if (i != s->cur && s->lanes[i].pending) other = &s->lanes[i];
     if (!st->nkeys) return other ? tb_pgsink_wait_other(s, err) : 0;
+    if (other && st->ddl_ticket && st->ddl_ticket == other->ticket)
+        return tb_pgsink_wait_other(s, err);
     if (other && other->allkeys) return tb_pgsink_wait_other(s, err);
     if (other && other->nkeys) {
         for (row *r = st->head; r; r = r->next)

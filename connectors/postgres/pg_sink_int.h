@@ -92,12 +92,15 @@ typedef struct stable {
                                             the current shape */
     unsigned stmt_id[TB_PGSINK_LANES];   /* per lane: id of the prepared
                                             no-key statements, 0 none */
-    uint32_t salt;    /* mixes the table into key hashes of lane bitmaps */
-    tb_arena *arena;  /* the sink's arena: buffered fields and rows */
-    row **slots;      /* open-addressing hash over keys; NULL = free */
-    size_t nslots;    /* power of two, or 0 */
-    size_t nused;     /* occupied slots */
-    row *head, *tail; /* buffered rows in arrival order */
+    uint32_t salt;      /* mixes the table into key hashes of lane bitmaps */
+    int32_t ddl_ticket; /* ticket of the transaction that created or
+                           altered the table, until known committed: other
+                           lanes cannot see the table before */
+    tb_arena *arena;    /* the sink's arena: buffered fields and rows */
+    row **slots;        /* open-addressing hash over keys; NULL = free */
+    size_t nslots;      /* power of two, or 0 */
+    size_t nused;       /* occupied slots */
+    row *head, *tail;   /* buffered rows in arrival order */
 } stable;
 
 /*

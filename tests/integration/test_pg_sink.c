@@ -8,6 +8,7 @@
  * target with SQL, and drops the database at the end.
  */
 #include <math.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -999,6 +1000,59 @@ static void test_pipelined_commits(void **state)
     tb_table_free(t);
 }
 
+/* Ends the transaction of a connection after a pause (another thread). */
+static void *release_later(void *arg)
+{
+    usleep(500 * 1000);
+    PQclear(PQexec((PGconn *)arg, "COMMIT"));
+    return NULL;
+}
+
+/* A table created inside a batch whose commit is still in flight: the next
+ * batch (other connection) must wait for that commit before loading into
+ * it, since it cannot see the table before. The first commit is held open
+ * by a lock on the state row that another thread releases. */
+static void test_pipelined_ddl(void **state)
+{
+    (void)state;
+    tb_position pos, done;
+    tb_error err;
+    tb_sink *s = open_sink("p_pddl", &pos);
+    tb_table *t = mk_table("pddl_a", 3, acct_cols);
+    prepare(s, t);
+    begin(s);
+    INS(s, t, VI(1), VS("a"), VNULL);
+    commit(s, "0/30");
+    PGconn *locker = PQconnectdb(g_dsn);
+    assert_int_equal(PQstatus(locker), CONNECTION_OK);
+    PQclear(PQexec(locker, "BEGIN"));
+    PGresult *r = PQexec(locker, "SELECT 1 FROM " SCHEMA "._tributary_state "
+                                 "WHERE pipeline = 'p_pddl' FOR UPDATE");
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    PQclear(r);
+    tb_table *t2 = mk_table("pddl_b", 3, acct_cols);
+    begin(s);
+    prepare(s, t2); /* CREATE TABLE inside this transaction */
+    INS(s, t2, VI(1), VS("x"), VNULL);
+    commit_async(s, "0/31"); /* waits on the locked state row */
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, release_later, locker), 0);
+    begin(s); /* the other connection */
+    INS(s, t2, VI(2), VS("y"), VNULL);
+    commit_async(s, "0/32");
+    tb_error_clear(&err);
+    must(ops->sync(s, &done, &err), &err, "sync");
+    assert_string_equal(done.text, "0/31");
+    must(ops->sync(s, &done, &err), &err, "sync");
+    assert_string_equal(done.text, "0/32");
+    pthread_join(th, NULL);
+    PQfinish(locker);
+    CHECK("(1,x,) (2,y,)", ROWS("pddl_b", "id"));
+    ops->close(s);
+    tb_table_free(t);
+    tb_table_free(t2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1017,6 +1071,7 @@ int main(void)
         cmocka_unit_test(test_existing_table_without_index),
         cmocka_unit_test(test_commit_failure),
         cmocka_unit_test(test_pipelined_commits),
+        cmocka_unit_test(test_pipelined_ddl),
         cmocka_unit_test(test_big_batch_bounded_memory),
     };
     return cmocka_run_group_tests_name("pg_sink", tests, group_setup,
