@@ -30,8 +30,6 @@
 #include "pg_types.h"
 #include "tb_log.h"
 
-static void tables_forget(tb_sink *s);
-
 /* ---------------------------------------------------------------------- */
 /* Errors                                                                 */
 
@@ -67,178 +65,6 @@ int tb_pgsink_pg_fail(tb_sink *s, const PGresult *res, const char *what,
                  state ? ")" : "");
     if (retry) tb_error_retriable(err);
     return -1;
-}
-
-/* Forget the keys a lane's batch wrote (its commit is over). */
-static void lane_bits_clear(lane *l)
-{
-    if (l->nkeys) memset(l->keys, 0, l->capkeys * sizeof *l->keys);
-    l->nkeys = 0;
-    l->allkeys = false;
-}
-
-/*
- * Read the results of the commit lane i sent (op_commit). The merges, the
- * state row and COMMIT went out as one message so the server works on them
- * while the agent already reads and buffers the next batch. Only the tag
- * "COMMIT" means durable (a failed transaction answers COMMIT with
- * ROLLBACK). A durable position joins the FIFO sync() reports from; a
- * failure breaks the sink: every later commit fails too.
- */
-static int lane_wait(tb_sink *s, int i, tb_error *err)
-{
-    lane *l = &s->lanes[i];
-    if (!l->pending) return 0;
-    l->pending = false;
-    PGconn *keep = s->conn;
-    s->conn = l->conn;
-    PGresult *res, *bad = NULL;
-    bool committed = false;
-    while ((res = PQgetResult(l->conn))) {
-        ExecStatusType st = PQresultStatus(res);
-        if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-            if (!bad)
-                bad = res;
-            else
-                PQclear(res);
-            continue;
-        }
-        committed = strcmp(PQcmdStatus(res), "COMMIT") == 0;
-        PQclear(res);
-    }
-    lane_bits_clear(l);
-    if ((bad || !committed) && PQtransactionStatus(l->conn) != PQTRANS_IDLE) {
-        /* An error before COMMIT skips the rest of the message, COMMIT
-         * included: end the failed transaction so the lane is usable. */
-        PGresult *rb = PQexec(l->conn, "ROLLBACK");
-        PQclear(rb);
-    }
-    if (bad || !committed) {
-        s->context = l->pos.text;
-        if (bad)
-            tb_pgsink_pg_fail(s, bad, "committing", err);
-        else
-            tb_error_set(err, TB_ERR_TARGET,
-                         "postgres target %s: the transaction was rolled "
-                         "back at %s",
-                         s->dsn_masked, l->pos.text);
-        PQclear(bad);
-        s->context = NULL;
-        s->conn = keep;
-        /* The batch's DDL and staging tables are gone with it. */
-        tables_forget(s);
-        if (!s->broken) {
-            s->broken = true;
-            s->broken_err = *err;
-        }
-        return -1;
-    }
-    s->conn = keep;
-    if (l->pos.text[0] && s->ndone < TB_PGSINK_LANES)
-        s->done[s->ndone++].pos = l->pos;
-    return 0;
-}
-
-/* Read the results of the statement the current lane sent without waiting
- * (tb_pgsink_send_here). */
-static int lane_wait_busy(tb_sink *s, tb_error *err)
-{
-    lane *l = &s->lanes[s->cur];
-    if (!l->busy) return 0;
-    const char *what = l->busy;
-    l->busy = NULL;
-    PGresult *res, *bad = NULL;
-    while ((res = PQgetResult(l->conn))) {
-        ExecStatusType st = PQresultStatus(res);
-        if ((st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) && !bad)
-            bad = res;
-        else
-            PQclear(res);
-    }
-    if (!bad) return 0;
-    tb_pgsink_pg_fail(s, bad, what, err);
-    PQclear(bad);
-    return -1;
-}
-
-/* The current lane: a statement sent ahead, or its commit (there is none
- * while a transaction is open). */
-int tb_pgsink_wait_pending(tb_sink *s, tb_error *err)
-{
-    if (s->broken) {
-        *err = s->broken_err;
-        return -1;
-    }
-    if (lane_wait_busy(s, err) < 0) return -1;
-    return lane_wait(s, s->cur, err);
-}
-
-/* Send statements on the current lane and go on: the server works on them
- * while the agent reads the source; whatever uses the lane next reads
- * their results first (and fails if they did). */
-int tb_pgsink_send_here(tb_sink *s, const char *sql, const char *what,
-                        tb_error *err)
-{
-    if (tb_pgsink_end_copying(s, err) < 0 || tb_pgsink_wait_pending(s, err) < 0)
-        return -1;
-    if (!PQsendQuery(s->conn, sql))
-        return tb_pgsink_pg_fail(s, NULL, what, err);
-    s->lanes[s->cur].busy = what;
-    return 0;
-}
-
-/* The other lane's commit: before anything that must not overlap it. */
-int tb_pgsink_wait_other(tb_sink *s, tb_error *err)
-{
-    if (tb_pgsink_wait_pending(s, err) < 0) return -1;
-    for (int i = 0; i < TB_PGSINK_LANES; i++)
-        if (i != s->cur && lane_wait(s, i, err) < 0) return -1;
-    return 0;
-}
-
-/* Run statements on the current lane without waiting for the other one
- * (the caller made sure they cannot meet: lane_claim, or temp tables). */
-int tb_pgsink_run_here(tb_sink *s, const char *sql, const char *what,
-                       tb_error *err)
-{
-    if (tb_pgsink_end_copying(s, err) < 0 || tb_pgsink_wait_pending(s, err) < 0)
-        return -1;
-    PGresult *res = PQexec(s->conn, sql);
-    ExecStatusType st = PQresultStatus(res);
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-        tb_pgsink_pg_fail(s, res, what, err);
-        PQclear(res);
-        return -1;
-    }
-    PQclear(res);
-    return 0;
-}
-
-/* Run one or more statements whose result carries no rows we need, after
- * any commit in flight on the other lane (DDL, TRUNCATE, key-less rows). */
-int tb_pgsink_run(tb_sink *s, const char *sql, const char *what, tb_error *err)
-{
-    if (tb_pgsink_end_copying(s, err) < 0 || tb_pgsink_wait_other(s, err) < 0)
-        return -1;
-    return tb_pgsink_run_here(s, sql, what, err);
-}
-
-/* Run a tb_pgsink_query with text parameters and return its result (caller
- * clears); NULL with err filled when it failed. */
-PGresult *tb_pgsink_query(tb_sink *s, const char *sql, int n,
-                          const char *const *vals, const char *what,
-                          tb_error *err)
-{
-    if (tb_pgsink_end_copying(s, err) < 0 || tb_pgsink_wait_other(s, err) < 0)
-        return NULL;
-    PGresult *res = PQexecParams(s->conn, sql, n, NULL, vals, NULL, NULL, 0);
-    ExecStatusType st = PQresultStatus(res);
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-        tb_pgsink_pg_fail(s, res, what, err);
-        PQclear(res);
-        return NULL;
-    }
-    return res;
 }
 
 /* Make sure b->data is a NUL-terminated string (also when empty). */
@@ -295,7 +121,7 @@ static void table_free(stable *st)
 
 /* Forget every table (after a rollback the target's DDL of the batch is
  * gone, so what we learnt about the tables may be stale). */
-static void tables_forget(tb_sink *s)
+void tb_pgsink_tables_forget(tb_sink *s)
 {
     for (int i = 0; i < s->ntables; i++)
         table_free(s->tables[i]);
@@ -609,7 +435,8 @@ static int op_prepare(tb_sink *s, const tb_table *t, tb_error *err)
 }
 
 /* The table of a change, preparing it when the shape is new to us. */
-static int table_for(tb_sink *s, const tb_table *t, stable **out, tb_error *err)
+int tb_pgsink_table_for(tb_sink *s, const tb_table *t, stable **out,
+                        tb_error *err)
 {
     stable *st = s->last;
     if (st && st->src == t && st->shape && strcmp(st->tname, t->name) == 0) {
@@ -875,7 +702,7 @@ static int op_apply(tb_sink *s, const tb_change *c, tb_error *err)
 {
     stable *st;
     int rc;
-    if (table_for(s, c->table, &st, err) < 0) goto fail;
+    if (tb_pgsink_table_for(s, c->table, &st, err) < 0) goto fail;
     switch (c->op) {
     case TB_OP_TRUNCATE:
         /* Whatever the batch holds for the table is erased by the TRUNCATE
@@ -954,57 +781,6 @@ fail:
                            c->source.position ? c->source.position : "?");
 }
 
-/* Open lane i's connection with the session settings every lane uses. */
-static int lane_connect(tb_sink *s, int i, tb_error *err)
-{
-    lane *l = &s->lanes[i];
-    l->conn = PQconnectdb(s->conninfo);
-    if (!l->conn) return tb_pgsink_nomem(err);
-    PGconn *keep = s->conn;
-    s->conn = l->conn;
-    int rc = 0;
-    if (PQstatus(l->conn) != CONNECTION_OK) {
-        char msg[600];
-        snprintf(msg, sizeof msg, "%s", PQerrorMessage(l->conn));
-        size_t n = strlen(msg);
-        while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
-            msg[--n] = '\0';
-        tb_error_set(err, TB_ERR_CONNECT,
-                     "postgres target %s: cannot connect: %s", s->dsn_masked,
-                     msg);
-        rc = -1;
-    } else {
-        /* Fixed session settings: values are written in ISO / UTC text and
-         * the ::text comparisons of keyless tables need exact float
-         * output. */
-        PGresult *res = PQexec(
-            l->conn,
-            "SET datestyle = 'ISO, YMD'; SET intervalstyle = 'postgres'; "
-            "SET extra_float_digits = 3; SET client_encoding = 'UTF8'; "
-            "SET timezone = 'UTC'; SET application_name = 'tributary'; "
-            "SET client_min_messages = warning");
-        if (PQresultStatus(res) != PGRES_COMMAND_OK)
-            rc = tb_pgsink_pg_fail(s, res, "setting up the session", err);
-        PQclear(res);
-    }
-    s->conn = keep;
-    if (rc < 0) {
-        tb_error_retriable(err);
-        PQfinish(l->conn);
-        l->conn = NULL;
-    }
-    return rc;
-}
-
-/* Advisory lock key of the pipeline (first half; the lane is the second). */
-static int32_t lock_key(const tb_sink *s)
-{
-    uint32_t h = 2166136261u;
-    for (const char *p = s->pipeline; *p; p++)
-        h = (h ^ (uint8_t)*p) * 16777619u;
-    return (int32_t)(h & 0x7fffffff);
-}
-
 static int op_begin(tb_sink *s, tb_error *err)
 {
     if (s->in_tx)
@@ -1018,12 +794,14 @@ static int op_begin(tb_sink *s, tb_error *err)
      * The core never has more commits in flight than there are lanes. */
     if (s->lanes[s->cur].pending) {
         int next = (s->cur + 1) % TB_PGSINK_LANES;
-        if (s->lanes[next].pending && lane_wait(s, next, err) < 0) return -1;
-        if (!s->lanes[next].conn && lane_connect(s, next, err) < 0) return -1;
+        if (s->lanes[next].pending && tb_pgsink_lane_wait(s, next, err) < 0)
+            return -1;
+        if (!s->lanes[next].conn && tb_pgsink_lane_connect(s, next, err) < 0)
+            return -1;
         s->cur = next;
         s->conn = s->lanes[next].conn;
     }
-    lane_bits_clear(&s->lanes[s->cur]);
+    tb_pgsink_lane_reset(&s->lanes[s->cur]);
     /* The transaction's advisory lock, held to its end, lets the next
      * commit (on the other lane) wait for this one (op_commit). Keyed by a
      * ticket, not the lane: the lane is reused while that next commit may
@@ -1032,7 +810,7 @@ static int op_begin(tb_sink *s, tb_error *err)
     l->ticket = s->tickets = (s->tickets + 1) & 0x7fffffff;
     char sql[96];
     snprintf(sql, sizeof sql, "BEGIN; SELECT pg_advisory_xact_lock(%d, %d)",
-             (int)lock_key(s), (int)l->ticket);
+             (int)tb_pgsink_lock_key(s), (int)l->ticket);
     if (tb_pgsink_run_here(s, sql, "starting a transaction", err) < 0)
         return -1;
     s->in_tx = true;
@@ -1053,16 +831,16 @@ static void rollback(tb_sink *s)
     }
     /* A statement sent ahead is read (and forgotten); a commit in flight
      * is not ours to cancel: let it finish. */
-    lane_wait_busy(s, &ignore);
-    lane_wait(s, s->cur, &ignore);
+    tb_pgsink_lane_wait_busy(s, &ignore);
+    tb_pgsink_lane_wait(s, s->cur, &ignore);
     if (s->in_tx) {
         PGresult *res = PQexec(s->conn, "ROLLBACK");
         PQclear(res);
         s->in_tx = false;
     }
-    lane_bits_clear(&s->lanes[s->cur]);
+    tb_pgsink_lane_reset(&s->lanes[s->cur]);
     /* The batch's DDL and staging tables are gone with it. */
-    tables_forget(s);
+    tb_pgsink_tables_forget(s);
 }
 
 /*
@@ -1110,7 +888,7 @@ static int op_commit(tb_sink *s, const tb_position *pos, tb_error *err)
         l->pending = true;
         l->pos.text[0] = '\0';
         s->in_tx = false;
-        rc = lane_wait(s, s->cur, err);
+        rc = tb_pgsink_lane_wait(s, s->cur, err);
         s->context = NULL;
         return rc;
     }
@@ -1154,7 +932,7 @@ static int op_commit(tb_sink *s, const tb_position *pos, tb_error *err)
          * the state row on from exactly its position; if it rolled back,
          * no row matches and the division fails this transaction too. */
         tb_buf before = TB_BUF_INIT;
-        int key = (int)lock_key(s);
+        int key = (int)tb_pgsink_lock_key(s);
         int bad = tb_pgsql_literal(&before, prev->pos.text) < 0 ||
                   tb_buf_printf(
                       &s->tail,
@@ -1220,201 +998,11 @@ fail:
     return -1;
 }
 
-/*
- * A snapshot is about to load st into an emptied table: loading without
- * the primary key's index and building it once at the end is cheaper than
- * keeping it up to date row by row. Only a primary key on exactly the key
- * columns, that no foreign key references, on a table without a comment
- * of its own: the comment records that the key is to be rebuilt, so a
- * crash mid-load leaves a trace (and such a table is copied again before
- * anything streams into it, which rebuilds the key).
- */
-static const char pk_marker[] = "tributary: primary key rebuilt after the "
-                                "snapshot load: ";
-
-static int op_load_begin(tb_sink *s, const tb_table *t, tb_error *err)
-{
-    static const char q[] =
-        "SELECT c.conname, obj_description($1::regclass, 'pg_class'), "
-        "array_length(c.conkey, 1), NOT EXISTS (SELECT 1 FROM pg_constraint "
-        "f WHERE f.confrelid = $1::regclass) FROM pg_constraint c WHERE "
-        "c.conrelid = $1::regclass AND c.contype = 'p'";
-    stable *st;
-    if (table_for(s, t, &st, err) < 0) return -1;
-    if (!st->nkeys || !st->upsert_ok) return 0;
-    const char *name = (const char *)st->qname.data;
-    PGresult *res =
-        tb_pgsink_query(s, q, 1, &name, "reading the primary key", err);
-    if (!res) return -1;
-    bool drop = PQntuples(res) == 1 && PQgetisnull(res, 0, 1) &&
-                atoi(PQgetvalue(res, 0, 2)) == st->nkeys &&
-                PQgetvalue(res, 0, 3)[0] == 't';
-    tb_buf *b = &s->sql;
-    tb_buf_reset(b);
-    if (drop) {
-        PRINTF(b, "ALTER TABLE %s DROP CONSTRAINT ", name);
-        IDENT(b, PQgetvalue(res, 0, 0));
-        PRINTF(b, "; COMMENT ON TABLE %s IS ", name);
-        tb_buf mark = TB_BUF_INIT;
-        if (tb_buf_puts(&mark, pk_marker) < 0 ||
-            tb_buf_puts(&mark, PQgetvalue(res, 0, 0)) < 0 ||
-            tb_pgsink_cstr(&mark) < 0 ||
-            tb_pgsql_literal(b, (const char *)mark.data) < 0) {
-            tb_buf_free(&mark);
-            goto oom;
-        }
-        tb_buf_free(&mark);
-    }
-    PQclear(res);
-    res = NULL;
-    if (!drop) return 0;
-    tb_log_debug("target: %s loads without its primary key index", name);
-    /* The main session keeps believing in the key: it is back before
-     * anything streams into the table. */
-    st->reread = true;
-    return tb_pgsink_run(s, (const char *)b->data,
-                         "dropping the primary key for the load", err);
-oom:
-    PQclear(res);
-    return tb_pgsink_nomem(err);
-}
-
-/* Every other part of t is committed; this is the last part's transaction:
- * rebuild the primary key load_begin dropped. */
-static int op_load_end(tb_sink *s, const tb_table *t, tb_error *err)
-{
-    stable *st;
-    if (table_for(s, t, &st, err) < 0) return -1;
-    if (!st->nkeys) return 0;
-    const char *name = (const char *)st->qname.data;
-    PGresult *res =
-        tb_pgsink_query(s, "SELECT obj_description($1::regclass, 'pg_class')",
-                        1, &name, "reading the table comment", err);
-    if (!res) return -1;
-    const char *c = PQgetisnull(res, 0, 0) ? "" : PQgetvalue(res, 0, 0);
-    size_t ml = sizeof pk_marker - 1;
-    if (strncmp(c, pk_marker, ml) != 0) {
-        PQclear(res);
-        return 0;
-    }
-    tb_buf *b = &s->sql;
-    tb_buf_reset(b);
-    PRINTF(b, "ALTER TABLE %s ADD CONSTRAINT ", name);
-    IDENT(b, c + ml);
-    PUT(b, " PRIMARY KEY (");
-    for (int k = 0; k < st->nkeys; k++) {
-        if (k) PUT(b, ", ");
-        IDENT(b, st->shape->cols[st->keys[k]].name);
-    }
-    PRINTF(b, "); COMMENT ON TABLE %s IS NULL", name);
-    PQclear(res);
-    res = NULL;
-    tb_log_debug("target: %s loaded, building its primary key", name);
-    st->reread = true;
-    return tb_pgsink_run(s, (const char *)b->data,
-                         "building the primary key after the load", err);
-oom:
-    PQclear(res);
-    return tb_pgsink_nomem(err);
-}
-
-/* Set or delete a mark in the open transaction (see tb_sink_ops.mark). */
-static int op_mark(tb_sink *s, const char *key, const char *value,
-                   tb_error *err)
-{
-    const char *params[3] = {s->pipeline, key, value};
-    const char *name = (const char *)s->marks_name.data;
-    PGresult *res;
-    if (!s->in_tx)
-        return tb_error_set(err, TB_ERR_INTERNAL,
-                            "postgres target: mark without a transaction");
-    tb_buf_reset(&s->sql);
-    if (!key) {
-        PRINTF(&s->sql, "DELETE FROM %s WHERE pipeline = $1", name);
-    } else if (!value) {
-        PRINTF(&s->sql, "DELETE FROM %s WHERE pipeline = $1 AND key = $2",
-               name);
-    } else {
-        PRINTF(&s->sql,
-               "INSERT INTO %s (pipeline, key, value) VALUES ($1, $2, $3) "
-               "ON CONFLICT (pipeline, key) DO UPDATE SET value = "
-               "EXCLUDED.value, updated_at = clock_timestamp()",
-               name);
-    }
-    res = tb_pgsink_query(s, (const char *)s->sql.data,
-                          !key     ? 1
-                          : !value ? 2
-                                   : 3,
-                          params, "writing snapshot progress", err);
-    if (!res) return -1;
-    PQclear(res);
-    return 0;
-oom:
-    return tb_pgsink_nomem(err);
-}
-
-/* Read every committed mark of the pipeline (see tb_sink_ops.marks). */
-static int op_marks(tb_sink *s, tb_marks *out, tb_error *err)
-{
-    const char *name = s->pipeline;
-    tb_buf_reset(&s->sql);
-    PRINTF(&s->sql,
-           "SELECT key, value FROM %s WHERE pipeline = $1 ORDER BY key",
-           (const char *)s->marks_name.data);
-    PGresult *res = tb_pgsink_query(s, (const char *)s->sql.data, 1, &name,
-                                    "reading snapshot progress", err);
-    if (!res) return -1;
-    for (int i = 0; i < PQntuples(res); i++) {
-        if (tb_marks_add(out, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1)) <
-            0) {
-            PQclear(res);
-            return tb_error_set(err, TB_ERR_TARGET,
-                                "postgres target %s: snapshot mark %s too "
-                                "long or out of memory",
-                                s->dsn_masked, PQgetvalue(res, i, 0));
-        }
-    }
-    PQclear(res);
-    return 0;
-oom:
-    return tb_pgsink_nomem(err);
-}
-
 /* Wait for the commit in flight; *done gets the position now durable ("" if
  * none became durable since the last call). */
 static int op_sync(tb_sink *s, tb_position *done, tb_error *err)
 {
-    done->text[0] = '\0';
-    /* Commits are reported in the order they were sent: the oldest one in
-     * flight first (a result read early waits in the FIFO). */
-    if (s->ndone == 0) {
-        int i = s->oldest;
-        if (!s->lanes[i].pending)
-            for (i = 0; i < TB_PGSINK_LANES && !s->lanes[i].pending; i++)
-                ;
-        if (i < TB_PGSINK_LANES) {
-            tb_error ignore;
-            lane_wait(s, i, &ignore); /* a failure sets s->broken */
-        }
-    }
-    if (s->ndone > 0) {
-        *done = s->done[0].pos;
-        for (int i = 1; i < s->ndone; i++)
-            s->done[i - 1] = s->done[i];
-        s->ndone--;
-        return 0;
-    }
-    if (s->broken) {
-        *err = s->broken_err;
-        /* Reported: once no later commit can depend on the failed one,
-         * the sink takes new batches again. */
-        bool any = false;
-        for (int i = 0; i < TB_PGSINK_LANES; i++)
-            any = any || s->lanes[i].pending;
-        if (!any) s->broken = false;
-        return -1;
-    }
-    return 0;
+    return tb_pgsink_sync(s, done, err);
 }
 
 static void op_abort(tb_sink *s)
@@ -1426,14 +1014,14 @@ static void op_close(tb_sink *s)
 {
     if (!s) return;
     if (s->conn && PQstatus(s->conn) == CONNECTION_OK) rollback(s);
-    tables_forget(s);
+    tb_pgsink_tables_forget(s);
     free(s->tables);
     for (int i = 0; i < TB_PGSINK_LANES; i++) {
         tb_error ignore;
         lane *l = &s->lanes[i];
         /* Learn how a commit in flight ended before hanging up. */
         if (l->conn && PQstatus(l->conn) == CONNECTION_OK)
-            lane_wait(s, i, &ignore);
+            tb_pgsink_lane_wait(s, i, &ignore);
         if (l->conn) PQfinish(l->conn);
         free(l->keys);
     }
@@ -1721,8 +1309,8 @@ const tb_sink_ops tb_pg_sink_ops = {
     .committed = op_committed,
     .sync = op_sync,
     .inflight_max = TB_PGSINK_LANES,
-    .mark = op_mark,
-    .marks = op_marks,
-    .load_begin = op_load_begin,
-    .load_end = op_load_end,
+    .mark = tb_pgsink_mark,
+    .marks = tb_pgsink_marks,
+    .load_begin = tb_pgsink_load_begin,
+    .load_end = tb_pgsink_load_end,
 };

@@ -205,6 +205,23 @@ int tb_pgsink_end_copying(tb_sink *s, tb_error *err);
 int tb_pgsink_flush_all(tb_sink *s, tb_error *err);
 int tb_pgsink_flush_table(tb_sink *s, stable *st, tb_error *err);
 int tb_pgsink_wait_other(tb_sink *s, tb_error *err);
+/* ---- lanes (pg_sink_lane.c) ---- */
+void tb_pgsink_lane_reset(lane *l);
+int tb_pgsink_lane_wait(tb_sink *s, int i, tb_error *err);
+int tb_pgsink_lane_wait_busy(tb_sink *s, tb_error *err);
+int tb_pgsink_lane_connect(tb_sink *s, int i, tb_error *err);
+int32_t tb_pgsink_lock_key(const tb_sink *s);
+int tb_pgsink_sync(tb_sink *s, tb_position *done, tb_error *err);
+/* ---- table cache (pg_sink.c) ---- */
+void tb_pgsink_tables_forget(tb_sink *s);
+int tb_pgsink_table_for(tb_sink *s, const tb_table *t, stable **out,
+                        tb_error *err);
+/* ---- snapshot support (pg_sink_snap.c): the tb_sink_ops of that name */
+int tb_pgsink_load_begin(tb_sink *s, const tb_table *t, tb_error *err);
+int tb_pgsink_load_end(tb_sink *s, const tb_table *t, tb_error *err);
+int tb_pgsink_mark(tb_sink *s, const char *key, const char *value,
+                   tb_error *err);
+int tb_pgsink_marks(tb_sink *s, tb_marks *out, tb_error *err);
 int tb_pgsink_run_here(tb_sink *s, const char *sql, const char *what,
                        tb_error *err);
 int tb_pgsink_send_here(tb_sink *s, const char *sql, const char *what,
