@@ -870,13 +870,14 @@ static int op_commit(tb_sink *s, const tb_position *pos, tb_error *err)
     int rc;
     lane *l = &s->lanes[s->cur];
     if (!pos) {
+        /* A snapshot part: its progress is in the marks written in this
+         * transaction; the pipeline position stays. Durable on return,
+         * so nothing runs alongside another commit. */
+        if (tb_pgsink_wait_other(s, err) < 0) goto fail;
         s->defer = true;
         rc = tb_pgsink_flush_all(s, err);
         s->defer = false;
         if (rc < 0) goto fail;
-        /* A snapshot part: its progress is in the marks written in this
-         * transaction; the pipeline position stays. Durable on return. */
-        if (tb_pgsink_wait_other(s, err) < 0) goto fail;
         if (tb_buf_puts(&s->deferred, "COMMIT") < 0) {
             tb_pgsink_nomem(err);
             goto fail;
@@ -1047,19 +1048,6 @@ static void op_close(tb_sink *s)
     free(s);
 }
 
-/* Why a connection attempt failed decides whether retrying can help: a
- * refused password or a missing database will not fix itself. */
-static bool connect_is_permanent(const char *msg)
-{
-    static const char *const permanent[] = {
-        "authentication failed", "no password supplied", "does not exist",
-        "permission denied",     "no pg_hba.conf entry", "password is required",
-    };
-    for (size_t i = 0; i < sizeof permanent / sizeof *permanent; i++)
-        if (strstr(msg, permanent[i])) return true;
-    return false;
-}
-
 /* Create the schema and state table when missing. Existence is checked
  * first: CREATE ... IF NOT EXISTS checks the privilege before existence, so
  * a role that may only write would fail needlessly. */
@@ -1131,7 +1119,6 @@ oom:
 static int op_open(const tb_config *cfg, tb_position *committed, tb_sink **out,
                    tb_error *err)
 {
-    char *conninfo = NULL;
     PGresult *res = NULL;
     tb_sink *s = calloc(1, sizeof *s);
     *out = NULL;
@@ -1154,38 +1141,12 @@ static int op_open(const tb_config *cfg, tb_position *committed, tb_sink **out,
                   : fb > (int64_t)FLUSH_MAX ? FLUSH_MAX
                                             : (size_t)fb;
 
-    conninfo = tb_pg_conninfo(cfg->target.dsn ? cfg->target.dsn : "",
-                              cfg->target.password, err);
-    if (!conninfo) goto fail;
-    s->conn = s->lanes[0].conn = PQconnectdb(conninfo);
-    if (!s->conn) {
-        tb_pgsink_nomem(err);
-        goto fail;
-    }
-    if (PQstatus(s->conn) != CONNECTION_OK) {
-        char msg[600];
-        snprintf(msg, sizeof msg, "%s", PQerrorMessage(s->conn));
-        size_t n = strlen(msg);
-        while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
-            msg[--n] = '\0';
-        bool permanent = connect_is_permanent(msg);
-        tb_error_set(err, permanent ? TB_ERR_TARGET : TB_ERR_CONNECT,
-                     "postgres target %s: cannot connect: %s", s->dsn_masked,
-                     msg);
-        if (!permanent) tb_error_retriable(err);
-        goto fail;
-    }
-    /* Fixed session settings: values are written in ISO / UTC text and
-     * the ::text comparisons of keyless tables need exact float output. */
-    if (tb_pgsink_run(
-            s,
-            "SET datestyle = 'ISO, YMD'; SET intervalstyle = 'postgres'; "
-            "SET extra_float_digits = 3; SET client_encoding = 'UTF8'; "
-            "SET timezone = 'UTC'; SET application_name = 'tributary'; "
-            "SET client_min_messages = warning",
-            "setting up the session", err) < 0 ||
-        ensure_state(s, err) < 0)
-        goto fail;
+    /* Kept to open the second lane when commits start to overlap. */
+    s->conninfo = tb_pg_conninfo(cfg->target.dsn ? cfg->target.dsn : "",
+                                 cfg->target.password, err);
+    if (!s->conninfo || tb_pgsink_lane_connect(s, 0, err) < 0) goto fail;
+    s->conn = s->lanes[0].conn;
+    if (ensure_state(s, err) < 0) goto fail;
     tb_buf_reset(&s->sql);
     if (tb_buf_printf(&s->sql, "SELECT position FROM %s WHERE pipeline = $1",
                       (const char *)s->state_name.data) < 0) {
@@ -1207,9 +1168,6 @@ static int op_open(const tb_config *cfg, tb_position *committed, tb_sink **out,
         snprintf(committed->text, sizeof committed->text, "%s", p);
     }
     PQclear(res);
-    /* Kept to open the second lane when commits start to overlap. */
-    s->conninfo = conninfo;
-    conninfo = NULL;
     tb_log_info("target %s: connected, schema %s, committed position %s",
                 s->dsn_masked, s->schema,
                 committed->text[0] ? committed->text : "(none)");
@@ -1217,8 +1175,6 @@ static int op_open(const tb_config *cfg, tb_position *committed, tb_sink **out,
     return 0;
 fail:
     PQclear(res);
-    if (conninfo) explicit_bzero(conninfo, strlen(conninfo));
-    free(conninfo);
     op_close(s);
     return -1;
 }

@@ -498,7 +498,9 @@ oom:
 int tb_pgsink_flush_table(tb_sink *s, stable *st, tb_error *err)
 {
     if (!st->head) return 0;
-    if (tb_pgsink_lane_claim(s, st, err) < 0) return -1;
+    /* A commit claims all its tables up front (op_commit), before its
+     * statements are written; other flushes claim here. */
+    if (!s->defer && tb_pgsink_lane_claim(s, st, err) < 0) return -1;
     int rc = st->nkeys ? flush_keyed(s, st, err)
                        : flush_inserts(s, st, false, true, err);
     tb_pgsink_table_discard(s, st);

@@ -183,7 +183,21 @@ PGresult *tb_pgsink_query(tb_sink *s, const char *sql, int n,
     return res;
 }
 
-/* Open lane i's connection with the session settings every lane uses. */
+/* Why a connection attempt failed decides whether retrying can help: a
+ * refused password or a missing database will not fix itself. */
+static bool connect_is_permanent(const char *msg)
+{
+    static const char *const permanent[] = {
+        "authentication failed", "no password supplied", "does not exist",
+        "permission denied",     "no pg_hba.conf entry", "password is required",
+    };
+    for (size_t i = 0; i < sizeof permanent / sizeof *permanent; i++)
+        if (strstr(msg, permanent[i])) return true;
+    return false;
+}
+
+/* Open lane i's connection (the first at open, the second when commits
+ * start to overlap) with the session settings every lane uses. */
 int tb_pgsink_lane_connect(tb_sink *s, int i, tb_error *err)
 {
     lane *l = &s->lanes[i];
@@ -198,9 +212,11 @@ int tb_pgsink_lane_connect(tb_sink *s, int i, tb_error *err)
         size_t n = strlen(msg);
         while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
             msg[--n] = '\0';
-        tb_error_set(err, TB_ERR_CONNECT,
+        bool permanent = connect_is_permanent(msg);
+        tb_error_set(err, permanent ? TB_ERR_TARGET : TB_ERR_CONNECT,
                      "postgres target %s: cannot connect: %s", s->dsn_masked,
                      msg);
+        if (!permanent) tb_error_retriable(err);
         rc = -1;
     } else {
         /* Fixed session settings: values are written in ISO / UTC text and
@@ -218,7 +234,6 @@ int tb_pgsink_lane_connect(tb_sink *s, int i, tb_error *err)
     }
     s->conn = keep;
     if (rc < 0) {
-        tb_error_retriable(err);
         PQfinish(l->conn);
         l->conn = NULL;
     }
