@@ -143,6 +143,9 @@ typedef struct tb_source_info {
     int64_t txid;          /* source transaction id, -1 when unknown */
     int64_t commit_us;     /* commit time, microseconds since the epoch */
     bool snapshot;         /* produced by a snapshot, not the change log */
+    bool replayed;         /* the target may already hold this change or a later
+                              state of the row (a copy resumed range by range):
+                              apply it idempotently, an insert as an upsert */
 } tb_source_info;
 
 /* One row change. before/after hold table->ncols values or are NULL:

@@ -34,6 +34,10 @@ typedef struct tb_sink_ops {
      * transaction so shape and rows commit together. */
     int (*prepare)(tb_sink *s, const tb_table *t, tb_error *err);
     int (*begin)(tb_sink *s, tb_error *err);
+    /* Add one change to the open transaction. A change whose
+     * source.replayed is set may already be in the target, or a later
+     * state of its row may be: apply it idempotently (an insert or a
+     * snapshot row as an upsert, a delete of a missing row as nothing). */
     int (*apply)(tb_sink *s, const tb_change *c, tb_error *err);
     /* Write pos with the data and commit. Without a sync op, both are
      * durable on success; with one, the commit may still be in flight and
@@ -69,7 +73,10 @@ typedef struct tb_sink_ops {
     int (*load_begin)(tb_sink *s, const tb_table *t, tb_error *err);
     /* Optional: in the open transaction of t's last snapshot part, after
      * every other part of t committed: restore what load_begin dropped
-     * (so a table whose parts all committed is complete). */
+     * (so a table whose parts all committed is complete). Also called in
+     * the emptying transaction for a table whose copy resumes (plan.keep),
+     * whose remaining parts merge (source.replayed) into what is there;
+     * a no-op when nothing was dropped. */
     int (*load_end)(tb_sink *s, const tb_table *t, tb_error *err);
 } tb_sink_ops;
 

@@ -12,8 +12,9 @@
  * Flow (core):
  *   1. source.open(), sink.open(); sink.marks() -> done
  *   2. source.snapshot_plan(done) -> plan (nothing to copy: nparts == 0)
- *   3. one target transaction: prepare + TRUNCATE each plan table, delete
- *      plan.stale marks (all of them when plan.reset), commit(NULL)
+ *   3. one target transaction: prepare + TRUNCATE each plan table (a kept
+ *      one instead gets load_end: its copy goes on), delete plan.stale
+ *      marks (all of them when plan.reset), store plan.marks, commit(NULL)
  *   4. workers: own sink session each; for each part: snapshot_copy() emits
  *      begin, rows (op 'r'), commit; the commit stores mark(part.key,
  *      tx.end.text) and commits (NULL position) in one target transaction
@@ -63,6 +64,10 @@ typedef struct tb_snap_part {
 typedef struct tb_snap_plan {
     tb_table **tables; /* tables copied (again): registered, prepared and
                           emptied in the target before any part runs */
+    bool *keep;        /* NULL, or aligned with tables: true for a table
+                          whose copy goes on where it stopped: not emptied,
+                          made ready for merging (sink load_end), and its
+                          parts' rows come marked source.replayed */
     int ntables;
     tb_snap_part *parts; /* parts to copy, any order, any worker */
     int nparts;

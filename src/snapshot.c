@@ -237,6 +237,12 @@ static int empty_tables(const tb_snapshot_ctx *c, tb_snap_plan *plan,
         if (k->mark(c->sink, plan->marks[i], plan->marks[i + 1], err) < 0)
             goto fail;
     for (int i = 0; i < plan->ntables; i++) {
+        if (plan->keep && plan->keep[i]) {
+            /* The copy goes on: what is there stays, the rest merges in. */
+            if (k->load_end && k->load_end(c->sink, plan->tables[i], err) < 0)
+                goto fail;
+            continue;
+        }
         tb_change t;
         memset(&t, 0, sizeof t);
         t.op = TB_OP_TRUNCATE;

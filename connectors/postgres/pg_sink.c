@@ -688,11 +688,15 @@ static int apply_keyed(tb_sink *s, stable *st, const tb_change *c,
         row *old = *find_slot(st, b, key_hash(st, b));
         if (old && old->op != ROW_DELETE && old->op != ROW_NONE)
             inherit(st, a, old->f);
-        if (has_unchanged(st, a))
+        /* Moving the stored row keeps what the source left out. Replayed
+         * (the new key may already be there, from a later copy): delete
+         * the old key and merge the new one, keeping its stored values. */
+        if (has_unchanged(st, a) && !c->source.replayed)
             return tb_pgsink_update_key_in_place(s, st, c, err);
         if (put_keyed(st, b, ROW_DELETE, false, err) < 0) return -1;
     }
-    return put_keyed(st, a, ROW_UPSERT, c->op == TB_OP_CREATE, err);
+    return put_keyed(st, a, ROW_UPSERT,
+                     c->op == TB_OP_CREATE && !c->source.replayed, err);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -723,6 +727,17 @@ static int op_apply(tb_sink *s, const tb_change *c, tb_error *err)
          * loads a table. */
         if (!c->after) {
             rc = tb_error_set(err, TB_ERR_SOURCE, "snapshot row without row");
+            break;
+        }
+        if (c->source.replayed) {
+            /* A resumed copy: the table holds rows already, merge. */
+            if (!st->nkeys) {
+                rc = tb_error_set(err, TB_ERR_INTERNAL,
+                                  "a resumed copy of a table without key");
+                break;
+            }
+            if (tb_pgsink_end_copying(s, err) < 0) goto fail;
+            rc = apply_keyed(s, st, c, err);
             break;
         }
         if (s->copying != st) {

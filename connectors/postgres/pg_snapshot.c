@@ -11,13 +11,29 @@
  * whose value is the LSN of the snapshot it was read in, and the emptying
  * transaction of a fresh copy stores "pg:slot" = "<slot>@<consistent LSN>".
  * After a crash the slot still stands at that LSN (nothing was
- * acknowledged), so the stream can still start there: tables whose parts
- * are all marked stay, the others are copied again from a new exported
- * snapshot (a temporary slot's, at LSN S > C), and the stream skips those
- * tables' transactions that commit before S (the new copy holds them), the
- * same rule PostgreSQL's own table synchronisation uses. A table is the
- * unit of resumption: ranges of one table must come from one snapshot
- * (a row updated between two snapshots can move to another ctid range).
+ * acknowledged), so the stream can still start there. Tables whose parts
+ * are all marked stay; the rest is copied from a new exported snapshot (a
+ * temporary slot's, at LSN S > C):
+ *
+ *  - A table cut off mid-copy goes on range by range: only its missing
+ *    ranges are copied, at S. Ranges from two snapshots cannot simply be
+ *    mixed (a row updated in between moves to another ctid), so the stream
+ *    replays the table's changes from C to S over the copy, idempotently
+ *    (source.replayed: inserts merge, deletes of missing rows do nothing),
+ *    and the resumed copy also reads again every row of the committed
+ *    ranges written after the first snapshot (xmin at or past its xmin):
+ *    a row that moved into a committed range is there whole, with values
+ *    an update left out (unchanged TOAST). With the replayed changes every
+ *    row converges on the source's. This needs the table's ctids and
+ *    shape to be those of the first snapshot: the "pg:<oid>:split" mark
+ *    stores its split, relfilenode, shape hash and snapshot xmin, and a
+ *    table rewritten (VACUUM FULL, CLUSTER, TRUNCATE) or changed in shape
+ *    since is copied again whole. So is a table without a key (REPLICA
+ *    IDENTITY FULL: replaying is not idempotent without a key).
+ *  - Any other unfinished table is emptied and copied again whole at S,
+ *    and the stream skips its transactions that commit before S (the new
+ *    copy holds them), the rule PostgreSQL's own table synchronisation
+ *    uses.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +53,7 @@ typedef struct pg_part {
     int table;       /* index into snap->rels */
     uint32_t lo, hi; /* block range [lo, hi); hi 0 = to the end */
     bool ranged;     /* filter by ctid */
+    bool recheck;    /* also read the table's recheck rows (resumed copy) */
 } pg_part;
 
 /* A worker's connection and scratch memory. */
@@ -51,16 +68,44 @@ struct pg_snap {
     tb_snap_plan plan;
     pg_rel **rels;       /* plan tables' relations (plan.tables aligned) */
     char *relkind;       /* pg_class.relkind per plan table */
+    bool *keep;          /* per plan table: its copy resumes (plan.keep) */
+    char **recheck;      /* per plan table: WHERE of the committed ranges'
+                            rows to read again ("" when none), then the
+                            xmin they are read again from */
+    uint64_t *since;     /* per plan table: that first snapshot's xmin */
     pg_part *parts;      /* aligned with plan.parts */
-    char *stale_keys;    /* NUL-separated storage of plan.stale */
-    char *marks[2];      /* "pg:slot", its value */
-    char slot_mark[160]; /* value of marks[1] */
+    char *stale_keys;    /* storage of plan.stale */
+    int cap_stale;       /* entries stale_keys holds */
+    tb_marks books;      /* bookkeeping marks for plan.marks */
+    char **markv;        /* plan.marks: pointers into books */
+    char slot_mark[160]; /* value of "pg:slot" */
     char name[64];       /* exported snapshot to import */
     char lsn[32];        /* its LSN: the mark value of every part */
     PGconn *export_conn; /* temporary slot's connection (resume) */
+    PGconn *probe;       /* imports the snapshot while planning */
+    uint64_t xmin;       /* the snapshot's xmin (xid8) */
     pg_worker *w;        /* plan.workers workers */
     int64_t commit_us;   /* when the snapshot was taken */
 };
+
+/* A table's split as its first (whole) copy stored it: "pg:<oid>:split" =
+ * "<pages> <n> <relfilenode> <shape hash> <snapshot xmin>". */
+typedef struct pg_split {
+    int64_t pages;     /* table size in blocks when it was split */
+    int n;             /* parts */
+    uint32_t filenode; /* pg_class.relfilenode in that snapshot */
+    uint64_t shape;    /* hash of the columns (names, types, key) */
+    uint64_t xmin;     /* that snapshot's xmin (xid8) */
+} pg_split;
+
+/* What the marks say about one table's parts. */
+typedef struct pg_marked {
+    int n;              /* parts in the split, 0 when none is marked */
+    int have;           /* parts marked */
+    bool stale;         /* marks of two splits, or unreadable */
+    uint64_t min, max;  /* lowest and highest LSN among them */
+    uint8_t done[1024]; /* part i committed */
+} pg_marked;
 
 /* Build the wire-like relation of a table from the catalog (the columns
  * pgoutput would send: not dropped, not generated). */
@@ -100,13 +145,15 @@ static int catalog_relation(tb_source *s, const pg_table_ref *ref,
     return 0;
 }
 
-/* Remember that the stream must skip relid's transactions committing
- * before lsn (its copy holds them). */
-static int add_skip(tb_source *s, uint32_t relid, uint64_t lsn, tb_error *err)
+/* Remember that the stream must skip (or, replay: replay) relid's
+ * transactions committing before lsn. */
+static int add_skip(tb_source *s, uint32_t relid, uint64_t lsn, bool replay,
+                    tb_error *err)
 {
     for (int i = 0; i < s->nskips; i++)
         if (s->skips[i].relid == relid) {
             if (lsn > s->skips[i].lsn) s->skips[i].lsn = lsn;
+            s->skips[i].replay |= replay;
             return 0;
         }
     if (s->nskips == s->capskips) {
@@ -118,14 +165,19 @@ static int add_skip(tb_source *s, uint32_t relid, uint64_t lsn, tb_error *err)
     }
     s->skips[s->nskips].relid = relid;
     s->skips[s->nskips].lsn = lsn;
+    s->skips[s->nskips].replay = replay;
     s->nskips++;
     return 0;
 }
 
-uint64_t tb_pgsrc_skip_lsn(const tb_source *s, uint32_t relid)
+uint64_t tb_pgsrc_skip_lsn(const tb_source *s, uint32_t relid, bool *replay)
 {
+    *replay = false;
     for (int i = 0; i < s->nskips; i++)
-        if (s->skips[i].relid == relid) return s->skips[i].lsn;
+        if (s->skips[i].relid == relid) {
+            *replay = s->skips[i].replay;
+            return s->skips[i].lsn;
+        }
     return 0;
 }
 
@@ -142,36 +194,183 @@ static bool part_key(const char *key, uint32_t *oid, int *i, int *n)
     return true;
 }
 
-/* Is every part of table oid marked in done? *lsn gets their LSN. */
-static bool table_done(const tb_marks *done, uint32_t oid, uint64_t *lsn)
+/* Collect the part marks of table oid. */
+static void marked_parts(const tb_marks *done, uint32_t oid, pg_marked *m)
 {
-    int want = -1, have = 0;
-    *lsn = 0;
+    memset(m, 0, sizeof *m);
     for (int k = 0; k < done->n; k++) {
         uint32_t o;
         int i, n;
-        if (!part_key(done->v[k].key, &o, &i, &n) || o != oid) continue;
-        if (want < 0) want = n;
-        if (n != want) return false; /* marks of two different splits */
-        have++;
         uint64_t l;
         tb_error e;
-        if (tb_pgwire_lsn_parse(done->v[k].value, &l, &e) < 0) return false;
-        if (l > *lsn) *lsn = l;
+        if (!part_key(done->v[k].key, &o, &i, &n) || o != oid) continue;
+        if (m->n && n != m->n) m->stale = true; /* two different splits */
+        m->n = n;
+        if (n < 1 || n > (int)sizeof m->done || i < 0 || i >= n ||
+            tb_pgwire_lsn_parse(done->v[k].value, &l, &e) < 0) {
+            m->stale = true;
+            continue;
+        }
+        if (m->done[i]) continue;
+        m->done[i] = 1;
+        m->have++;
+        if (!m->min || l < m->min) m->min = l;
+        if (l > m->max) m->max = l;
     }
-    return want > 0 && have == want;
 }
 
-/* Shape, kind and size of configured table i; adds it to the plan. */
-static int plan_table(tb_source *s, pg_snap *sn, const pg_table_ref *ref,
-                      int64_t chunk_pages, int workers, tb_error *err)
+/* Every part of the table is in. */
+static bool marked_all(const pg_marked *m)
+{
+    return m->n > 0 && !m->stale && m->have == m->n;
+}
+
+/* How the stream meets a table whose parts are all in, from start on:
+ * parts from one later snapshot hold its early transactions (skip them);
+ * parts from several (a resumed copy) need them replayed. */
+static int stream_rule(tb_source *s, uint32_t oid, const pg_marked *m,
+                       uint64_t start, tb_error *err)
+{
+    if (m->max <= start) return 0;
+    return add_skip(s, oid, m->max, m->min != m->max, err);
+}
+
+static int split_key(char *key, size_t n, uint32_t oid)
+{
+    return snprintf(key, n, "pg:%u:split", oid);
+}
+
+static bool split_get(const tb_marks *done, uint32_t oid, pg_split *sp)
+{
+    char key[64];
+    split_key(key, sizeof key, oid);
+    const char *v = tb_marks_get(done, key);
+    long long pages;
+    unsigned long long shape, xmin;
+    unsigned filenode;
+    int n;
+    if (!v || sscanf(v, "%lld %d %u %llu %llu", &pages, &n, &filenode, &shape,
+                     &xmin) != 5)
+        return false;
+    sp->pages = pages;
+    sp->n = n;
+    sp->filenode = filenode;
+    sp->shape = shape;
+    sp->xmin = xmin;
+    return n > 1 && pages > 0;
+}
+
+/* A stale mark to delete in the emptying transaction. */
+static int add_stale(pg_snap *sn, const char *key, tb_error *err)
+{
+    if (sn->plan.nstale == sn->cap_stale) {
+        int cap = sn->cap_stale ? sn->cap_stale * 2 : 16;
+        char *k = realloc(sn->stale_keys, (size_t)cap * TB_MARK_KEY_MAX);
+        char **v = realloc(sn->plan.stale, (size_t)cap * sizeof *v);
+        if (k) sn->stale_keys = k;
+        if (v) sn->plan.stale = v;
+        if (!k || !v) return tb_error_set(err, TB_ERR_NOMEM, "out of memory");
+        sn->cap_stale = cap;
+    }
+    snprintf(sn->stale_keys + TB_MARK_KEY_MAX * sn->plan.nstale,
+             TB_MARK_KEY_MAX, "%s", key);
+    sn->plan.nstale++;
+    return 0;
+}
+
+/* FNV-1a over the columns a copy depends on. */
+static uint64_t shape_hash(const tb_pgo_rel *rel)
+{
+    uint64_t h = 1469598103934665603ull;
+    char buf[64];
+    for (int i = 0; i < rel->ncols; i++) {
+        const char *parts[2] = {rel->cols[i].name, buf};
+        snprintf(buf, sizeof buf, "|%u|%d|%d|", rel->cols[i].type_oid,
+                 rel->cols[i].type_mod, rel->cols[i].key ? 1 : 0);
+        for (int k = 0; k < 2; k++)
+            for (const char *p = parts[k]; *p; p++) {
+                h ^= (unsigned char)*p;
+                h *= 1099511628211ull;
+            }
+    }
+    return h;
+}
+
+/* Catalog facts about a table, read in the copy's snapshot. */
+typedef struct pg_facts {
+    char kind;         /* relkind */
+    int64_t pages;     /* size in blocks now */
+    double rows;       /* estimate */
+    uint32_t filenode; /* relfilenode in the snapshot */
+    uint64_t shape;    /* shape_hash */
+} pg_facts;
+
+/* Append a part of table t covering [lo, hi) of n ranges (index i). */
+static int add_part(pg_snap *sn, const pg_table_ref *ref, int t, int64_t i,
+                    int64_t n, int64_t pages, double rows, tb_error *err)
+{
+    tb_snap_part *np =
+        realloc(sn->plan.parts, (size_t)(sn->plan.nparts + 1) * sizeof *np);
+    if (!np) return tb_error_set(err, TB_ERR_NOMEM, "out of memory");
+    sn->plan.parts = np;
+    pg_part *pp =
+        realloc(sn->parts, (size_t)(sn->plan.nparts + 1) * sizeof *pp);
+    if (!pp) return tb_error_set(err, TB_ERR_NOMEM, "out of memory");
+    sn->parts = pp;
+    tb_snap_part *p = &sn->plan.parts[sn->plan.nparts];
+    pg_part *q = &sn->parts[sn->plan.nparts];
+    memset(p, 0, sizeof *p);
+    memset(q, 0, sizeof *q);
+    q->table = t;
+    q->ranged = n > 1;
+    q->lo = (uint32_t)(pages * i / n);
+    q->hi = i == n - 1 ? 0 : (uint32_t)(pages * (i + 1) / n);
+    p->table = sn->plan.tables[t];
+    p->est_rows = (int64_t)(rows / (double)n);
+    /* The name is only for people reading the marks: cut to fit. */
+    int k = snprintf(p->key, sizeof p->key, "pg:%u:%lld/%lld:", ref->oid,
+                     (long long)i, (long long)n);
+    int room = (int)sizeof p->key - k - 1;
+    snprintf(p->key + k, (size_t)room + 1, "%.*s.%.*s", room / 2, ref->schema,
+             room - room / 2 - 1, ref->name);
+    sn->plan.nparts++;
+    return 0;
+}
+
+/* The committed ranges of a resumed table, as a WHERE clause. */
+static int recheck_ranges(tb_buf *b, const pg_split *sp, const pg_marked *m)
+{
+    bool first = true;
+    for (int i = 0; i < sp->n; i++) {
+        if (!m->done[i] || (i > 0 && m->done[i - 1])) continue;
+        int j = i;
+        while (j + 1 < sp->n && m->done[j + 1])
+            j++;
+        uint32_t lo = (uint32_t)(sp->pages * i / sp->n);
+        tb_buf_printf(b, "%s(ctid >= '(%u,0)'::tid", first ? "(" : " OR ", lo);
+        if (j < sp->n - 1)
+            tb_buf_printf(b, " AND ctid < '(%u,0)'::tid",
+                          (uint32_t)(sp->pages * (j + 1) / sp->n));
+        tb_buf_puts(b, ")");
+        first = false;
+    }
+    return tb_buf_puts(b, first ? "false" : ")");
+}
+
+/* Read shape and catalog facts of a configured table and add it to the
+ * plan (its parts come separately). */
+static int plan_add_table(tb_source *s, pg_snap *sn, const pg_table_ref *ref,
+                          pg_facts *f, tb_error *err)
 {
     tb_pgo_rel wire;
     PGresult *res = NULL, *sz = NULL;
     pg_rel *rel = NULL;
     char sql[512];
     int rc = catalog_relation(s, ref, &wire, &res, err);
-    if (rc == 0) rc = tb_pgsrc_relation(s, &wire, &rel, err);
+    if (rc == 0) {
+        f->shape = shape_hash(&wire);
+        rc = tb_pgsrc_relation(s, &wire, &rel, err);
+    }
     free(wire.cols);
     PQclear(res);
     if (rc < 0) return -1;
@@ -181,65 +380,108 @@ static int plan_table(tb_source *s, pg_snap *sn, const pg_table_ref *ref,
                             ref->name);
     /* The core registers plan tables; the stream need not announce them. */
     rel->announced = true;
+    /* In the copy's snapshot: the relfilenode its ctids belong to. */
     snprintf(sql, sizeof sql,
              "SELECT c.relkind, pg_relation_size(c.oid) / "
              "current_setting('block_size')::bigint, greatest(c.reltuples, "
              "0) + coalesce((SELECT sum(greatest(l.reltuples, 0)) FROM "
              "pg_partition_tree(c.oid) t JOIN pg_class l ON l.oid = t.relid "
-             "WHERE t.relid <> c.oid), 0) FROM pg_class c WHERE c.oid = %u",
+             "WHERE t.relid <> c.oid), 0), c.relfilenode FROM pg_class c "
+             "WHERE c.oid = %u",
              ref->oid);
-    sz = tb_pgconn_query(s->sql, sql, "sizing a table", TB_ERR_SOURCE, err);
+    sz = tb_pgconn_query(sn->probe, sql, "sizing a table", TB_ERR_SOURCE, err);
     if (!sz) return -1;
     if (PQntuples(sz) != 1) {
         PQclear(sz);
         return tb_error_set(err, TB_ERR_SOURCE, "table %s.%s disappeared",
                             ref->schema, ref->name);
     }
-    char kind = PQgetvalue(sz, 0, 0)[0];
-    int64_t pages = atoll(PQgetvalue(sz, 0, 1));
-    double rows = atof(PQgetvalue(sz, 0, 2));
+    f->kind = PQgetvalue(sz, 0, 0)[0];
+    f->pages = atoll(PQgetvalue(sz, 0, 1));
+    f->rows = atof(PQgetvalue(sz, 0, 2));
+    f->filenode = (uint32_t)strtoul(PQgetvalue(sz, 0, 3), NULL, 10);
     PQclear(sz);
-
-    int t = sn->plan.ntables;
+    int t = sn->plan.ntables++;
     sn->plan.tables[t] = rel->table;
     sn->rels[t] = rel;
-    sn->relkind[t] = kind;
-    sn->plan.ntables++;
-    /* Ranges for a plain table larger than a chunk; at least one range per
-     * worker then, so one big table keeps every worker busy. */
+    sn->relkind[t] = f->kind;
+    return t;
+}
+
+/* Plan a whole copy of a table: ranges for a plain table larger than a
+ * chunk, at least one per worker then, so one big table keeps every
+ * worker busy. A split table stores how it was split. */
+static int plan_whole(tb_source *s, pg_snap *sn, const pg_table_ref *ref,
+                      int64_t chunk_pages, int workers, tb_error *err)
+{
+    pg_facts f;
+    int t = plan_add_table(s, sn, ref, &f, err);
+    if (t < 0) return -1;
     int64_t n = 1;
-    if (kind == 'r' && pages > chunk_pages) {
-        n = (pages + chunk_pages - 1) / chunk_pages;
+    if (f.kind == 'r' && f.pages > chunk_pages) {
+        n = (f.pages + chunk_pages - 1) / chunk_pages;
         if (n < workers) n = workers;
         if (n > 1024) n = 1024;
     }
-    tb_snap_part *np =
-        realloc(sn->plan.parts, (size_t)(sn->plan.nparts + n) * sizeof *np);
-    if (!np) return tb_error_set(err, TB_ERR_NOMEM, "out of memory");
-    sn->plan.parts = np;
-    pg_part *pp =
-        realloc(sn->parts, (size_t)(sn->plan.nparts + n) * sizeof *pp);
-    if (!pp) return tb_error_set(err, TB_ERR_NOMEM, "out of memory");
-    sn->parts = pp;
-    for (int64_t i = 0; i < n; i++) {
-        tb_snap_part *p = &sn->plan.parts[sn->plan.nparts];
-        pg_part *q = &sn->parts[sn->plan.nparts];
-        memset(p, 0, sizeof *p);
-        q->table = t;
-        q->ranged = n > 1;
-        q->lo = (uint32_t)(pages * i / n);
-        q->hi = i == n - 1 ? 0 : (uint32_t)(pages * (i + 1) / n);
-        p->table = rel->table;
-        p->est_rows = (int64_t)(rows / (double)n);
-        /* The name is only for people reading the marks: cut to fit. */
-        int k = snprintf(p->key, sizeof p->key, "pg:%u:%lld/%lld:", ref->oid,
-                         (long long)i, (long long)n);
-        int room = (int)sizeof p->key - k - 1;
-        snprintf(p->key + k, (size_t)room + 1, "%.*s.%.*s", room / 2,
-                 ref->schema, room - room / 2 - 1, ref->name);
-        sn->plan.nparts++;
+    char key[64], value[160];
+    split_key(key, sizeof key, ref->oid);
+    if (n > 1) {
+        snprintf(value, sizeof value, "%lld %d %u %llu %llu",
+                 (long long)f.pages, (int)n, f.filenode,
+                 (unsigned long long)f.shape, (unsigned long long)sn->xmin);
+        if (tb_marks_add(&sn->books, key, value) < 0)
+            return tb_error_set(err, TB_ERR_NOMEM, "out of memory");
     }
+    for (int64_t i = 0; i < n; i++)
+        if (add_part(sn, ref, t, i, n, f.pages, f.rows, err) < 0) return -1;
     return 0;
+}
+
+/* Plan the rest of a table cut off mid-copy: its missing ranges, and the
+ * committed ranges' rows written since the first snapshot. 0 when it
+ * cannot resume by range (then nothing was added). */
+static int plan_resumed(tb_source *s, pg_snap *sn, const pg_table_ref *ref,
+                        const pg_marked *m, const pg_split *sp, tb_error *err)
+{
+    pg_facts f;
+    if (ref->replident != 'd' && ref->replident != 'i') return 0;
+    int t = plan_add_table(s, sn, ref, &f, err);
+    if (t < 0) return -1;
+    const tb_table *tt = sn->plan.tables[t];
+    bool key = false;
+    for (int i = 0; i < tt->ncols; i++)
+        key |= tt->cols[i].key;
+    const char *why = f.kind != 'r'                ? "it is not a plain table"
+                      : !key                       ? "it has no key"
+                      : f.filenode != sp->filenode ? "it was rewritten since "
+                                                     "(VACUUM FULL, CLUSTER, "
+                                                     "TRUNCATE)"
+                      : f.shape != sp->shape       ? "its columns changed"
+                                                   : NULL;
+    if (why) {
+        tb_log_info("snapshot: %s.%s copied again whole: %s", ref->schema,
+                    ref->name, why);
+        sn->plan.ntables--; /* the relation stays known to the stream */
+        return 0;
+    }
+    sn->keep[t] = true;
+    sn->since[t] = sp->xmin;
+    tb_buf w = TB_BUF_INIT;
+    if (recheck_ranges(&w, sp, m) < 0 || tb_buf_reserve(&w, 1) < 0) {
+        tb_buf_free(&w);
+        return tb_error_set(err, TB_ERR_NOMEM, "out of memory");
+    }
+    w.data[w.len] = '\0';
+    sn->recheck[t] = (char *)w.data;
+    int first = sn->plan.nparts;
+    for (int i = 0; i < sp->n; i++)
+        if (!m->done[i] &&
+            add_part(sn, ref, t, i, sp->n, sp->pages, f.rows, err) < 0)
+            return -1;
+    if (sn->plan.nparts > first) sn->parts[first].recheck = true;
+    tb_log_info("snapshot: resuming %s.%s: %d of %d ranges already copied",
+                ref->schema, ref->name, m->have, sp->n);
+    return 1;
 }
 
 /* Create a temporary slot on a new replication connection, only for its
@@ -272,6 +514,39 @@ static int export_snapshot(tb_source *s, pg_snap *sn, uint64_t *lsn,
     return rc;
 }
 
+/* Open a connection in the exported snapshot sn->name. */
+static PGconn *import_snapshot(tb_source *s, const char *name, const char *what,
+                               tb_error *err)
+{
+    char q[128];
+    PGconn *c = tb_pgconn_open(s->cfg->source.dsn, s->cfg->source.password,
+                               false, what, err);
+    if (!c) return NULL;
+    snprintf(q, sizeof q, "SET TRANSACTION SNAPSHOT '%s'", name);
+    if (tb_pgconn_exec(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+                       "starting the snapshot", TB_ERR_SOURCE, err) < 0 ||
+        tb_pgconn_exec(c, q, "importing the exported snapshot", TB_ERR_SOURCE,
+                       err) < 0) {
+        PQfinish(c);
+        return NULL;
+    }
+    return c;
+}
+
+/* The probe: plans in the copy's snapshot; learns its xmin. */
+static int probe_open(tb_source *s, pg_snap *sn, tb_error *err)
+{
+    sn->probe = import_snapshot(s, sn->name, "source (snapshot plan)", err);
+    if (!sn->probe) return -1;
+    PGresult *r = tb_pgconn_query(
+        sn->probe, "SELECT pg_snapshot_xmin(pg_current_snapshot())",
+        "reading the snapshot", TB_ERR_SOURCE, err);
+    if (!r) return -1;
+    sn->xmin = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    return 0;
+}
+
 static void snap_free(pg_snap *sn)
 {
     if (!sn) return;
@@ -287,15 +562,37 @@ static void snap_free(pg_snap *sn)
         tb_buf_free(&w->q);
     }
     free(sn->w);
+    if (sn->probe) PQfinish(sn->probe);
     if (sn->export_conn) PQfinish(sn->export_conn); /* drops the temp slot */
+    for (int i = 0; sn->recheck && i < sn->plan.ntables; i++)
+        free(sn->recheck[i]);
+    free(sn->recheck);
+    free(sn->since);
+    free(sn->keep);
     free(sn->plan.tables);
     free(sn->plan.parts);
     free(sn->plan.stale);
     free(sn->stale_keys);
+    free(sn->markv);
+    tb_marks_free(&sn->books);
     free(sn->rels);
     free(sn->relkind);
     free(sn->parts);
     free(sn);
+}
+
+/* Streaming: learn from the marks which tables' early transactions an
+ * earlier run's copy already holds (or needs replayed). */
+static int learn_rules(tb_source *s, const tb_marks *done, tb_error *err)
+{
+    for (int i = 0; i < s->ntables; i++) {
+        pg_marked m;
+        marked_parts(done, s->tables[i].oid, &m);
+        if (marked_all(&m) &&
+            stream_rule(s, s->tables[i].oid, &m, s->resume_lsn, err) < 0)
+            return -1;
+    }
+    return 0;
 }
 
 int tb_pgsrc_snapshot_plan(tb_source *s, const tb_marks *done, int workers,
@@ -304,19 +601,7 @@ int tb_pgsrc_snapshot_plan(tb_source *s, const tb_marks *done, int workers,
     memset(plan, 0, sizeof *plan);
     s->nskips = 0;
     if (!s->need_snapshot) {
-        /* Streaming: learn which tables' early transactions the copy of an
-         * earlier run already holds. */
-        for (int k = 0; k < done->n; k++) {
-            uint32_t oid;
-            int i, n;
-            uint64_t lsn;
-            tb_error e;
-            if (!part_key(done->v[k].key, &oid, &i, &n) ||
-                tb_pgwire_lsn_parse(done->v[k].value, &lsn, &e) < 0)
-                continue;
-            if (lsn > s->resume_lsn && add_skip(s, oid, lsn, err) < 0)
-                return -1;
-        }
+        if (learn_rules(s, done, err) < 0) return -1;
         /* A table that joined the pipeline after its snapshot (no marks of
          * its own) gets a copy now, from a new snapshot; the stream goes on
          * from the stored position and skips what that copy holds. Only
@@ -332,10 +617,11 @@ int tb_pgsrc_snapshot_plan(tb_source *s, const tb_marks *done, int workers,
     sn->plan.tables = calloc((size_t)nt, sizeof *sn->plan.tables);
     sn->rels = calloc((size_t)nt, sizeof *sn->rels);
     sn->relkind = calloc((size_t)nt, 1);
-    sn->plan.stale = calloc((size_t)(done->n ? done->n : 1), sizeof(char *));
-    sn->stale_keys = calloc((size_t)(done->n ? done->n : 1), TB_MARK_KEY_MAX);
-    if (!sn->plan.tables || !sn->rels || !sn->relkind || !sn->plan.stale ||
-        !sn->stale_keys)
+    sn->keep = calloc((size_t)nt, sizeof *sn->keep);
+    sn->recheck = calloc((size_t)nt, sizeof *sn->recheck);
+    sn->since = calloc((size_t)nt, sizeof *sn->since);
+    if (!sn->plan.tables || !sn->rels || !sn->relkind || !sn->keep ||
+        !sn->recheck || !sn->since)
         return tb_error_set(err, TB_ERR_NOMEM, "out of memory");
     if (workers < 1) workers = 1;
     int64_t chunk_pages = s->cfg->source.snapshot_chunk_mb * 128; /* 8 kB */
@@ -358,8 +644,9 @@ int tb_pgsrc_snapshot_plan(tb_source *s, const tb_marks *done, int workers,
         start = joined ? s->resume_lsn : s->slot_flush;
         int left = 0;
         for (int i = 0; i < s->ntables; i++) {
-            uint64_t lsn;
-            if (!table_done(done, s->tables[i].oid, &lsn)) left++;
+            pg_marked m;
+            marked_parts(done, s->tables[i].oid, &m);
+            left += !marked_all(&m);
         }
         if (joined && left == 0) {
             snap_free(sn);
@@ -374,28 +661,45 @@ int tb_pgsrc_snapshot_plan(tb_source *s, const tb_marks *done, int workers,
                         "copied",
                         s->ntables - left, s->ntables);
         copy_lsn = start;
-        if (left && export_snapshot(s, sn, &copy_lsn, err) < 0) return -1;
+        if (left && (export_snapshot(s, sn, &copy_lsn, err) < 0 ||
+                     probe_open(s, sn, err) < 0))
+            return -1;
         for (int i = 0; i < s->ntables; i++) {
             const pg_table_ref *ref = &s->tables[i];
-            uint64_t lsn;
-            if (table_done(done, ref->oid, &lsn)) {
-                if (lsn > start && add_skip(s, ref->oid, lsn, err) < 0)
+            pg_marked m;
+            pg_split sp;
+            marked_parts(done, ref->oid, &m);
+            if (marked_all(&m)) {
+                if (stream_rule(s, ref->oid, &m, start, err) < 0) return -1;
+                continue;
+            }
+            int rc = 0;
+            if (m.have && !m.stale && split_get(done, ref->oid, &sp) &&
+                sp.n == m.n)
+                rc = plan_resumed(s, sn, ref, &m, &sp, err);
+            if (rc < 0) return -1;
+            if (rc > 0) {
+                /* The stream replays what happened since the first copy. */
+                if (copy_lsn > start &&
+                    add_skip(s, ref->oid, copy_lsn, true, err) < 0)
                     return -1;
                 continue;
             }
-            /* Marks of a partly copied table are stale. */
+            /* Copied again whole: marks of the earlier split are stale. */
             for (int k = 0; k < done->n; k++) {
                 uint32_t o;
                 int a, b;
-                if (!part_key(done->v[k].key, &o, &a, &b) || o != ref->oid)
-                    continue;
-                char *dst = sn->stale_keys + TB_MARK_KEY_MAX * sn->plan.nstale;
-                snprintf(dst, TB_MARK_KEY_MAX, "%s", done->v[k].key);
-                sn->plan.stale[sn->plan.nstale++] = dst;
+                char key[64];
+                split_key(key, sizeof key, ref->oid);
+                if (((part_key(done->v[k].key, &o, &a, &b) && o == ref->oid) ||
+                     strcmp(done->v[k].key, key) == 0) &&
+                    add_stale(sn, done->v[k].key, err) < 0)
+                    return -1;
             }
-            if (copy_lsn > start && add_skip(s, ref->oid, copy_lsn, err) < 0)
+            if (copy_lsn > start &&
+                add_skip(s, ref->oid, copy_lsn, false, err) < 0)
                 return -1;
-            if (plan_table(s, sn, ref, chunk_pages, workers, err) < 0)
+            if (plan_whole(s, sn, ref, chunk_pages, workers, err) < 0)
                 return -1;
         }
     } else {
@@ -427,18 +731,35 @@ int tb_pgsrc_snapshot_plan(tb_source *s, const tb_marks *done, int workers,
         if (tb_pgsrc_create_slot(s, true, err) < 0) return -1;
         start = copy_lsn = s->consistent_lsn;
         snprintf(sn->name, sizeof sn->name, "%s", s->snapshot_name);
+        if (probe_open(s, sn, err) < 0) return -1;
         sn->plan.reset = true;
         char lsn[32];
         tb_pgsrc_lsn_text(start, lsn, sizeof lsn);
         snprintf(sn->slot_mark, sizeof sn->slot_mark, "%s@%s", slot, lsn);
-        sn->marks[0] = "pg:slot";
-        sn->marks[1] = sn->slot_mark;
-        sn->plan.marks = sn->marks;
-        sn->plan.nmarks = 1;
+        if (tb_marks_add(&sn->books, "pg:slot", sn->slot_mark) < 0)
+            return tb_error_set(err, TB_ERR_NOMEM, "out of memory");
         for (int i = 0; i < s->ntables; i++)
-            if (plan_table(s, sn, &s->tables[i], chunk_pages, workers, err) < 0)
+            if (plan_whole(s, sn, &s->tables[i], chunk_pages, workers, err) < 0)
                 return -1;
     }
+    /* The planning connection is done; workers import on their own. */
+    if (sn->probe) {
+        PQfinish(sn->probe);
+        sn->probe = NULL;
+    }
+    for (int i = 0; i < sn->plan.nstale; i++)
+        sn->plan.stale[i] = sn->stale_keys + TB_MARK_KEY_MAX * i;
+    if (sn->books.n) {
+        sn->markv = calloc((size_t)sn->books.n * 2, sizeof *sn->markv);
+        if (!sn->markv) return tb_error_set(err, TB_ERR_NOMEM, "out of memory");
+        for (int i = 0; i < sn->books.n; i++) {
+            sn->markv[2 * i] = sn->books.v[i].key;
+            sn->markv[2 * i + 1] = sn->books.v[i].value;
+        }
+        sn->plan.marks = sn->markv;
+        sn->plan.nmarks = sn->books.n;
+    }
+    sn->plan.keep = sn->keep;
     tb_pgsrc_lsn_text(copy_lsn, sn->lsn, sizeof sn->lsn);
     if (!joined) {
         s->start_lsn = s->resume_lsn = s->acked_lsn = start;
@@ -458,28 +779,11 @@ int tb_pgsrc_snapshot_plan(tb_source *s, const tb_marks *done, int workers,
     return 0;
 }
 
-/* Connect worker i and import the exported snapshot. */
-static int worker_connect(tb_source *s, pg_worker *w, tb_error *err)
+/* COPY (SELECT <columns> FROM <table> WHERE ... into q, the columns
+ * binary COPY cannot give us as a tb_value read as text. */
+static void select_from(const pg_snap *sn, int table, tb_buf *q)
 {
-    char q[128];
-    w->conn = tb_pgconn_open(s->cfg->source.dsn, s->cfg->source.password, false,
-                             "source (snapshot worker)", err);
-    if (!w->conn) return -1;
-    snprintf(q, sizeof q, "SET TRANSACTION SNAPSHOT '%s'", s->snap->name);
-    if (tb_pgconn_exec(w->conn,
-                       "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
-                       "starting the snapshot", TB_ERR_SOURCE, err) < 0 ||
-        tb_pgconn_exec(w->conn, q, "importing the exported snapshot",
-                       TB_ERR_SOURCE, err) < 0)
-        return -1;
-    return 0;
-}
-
-/* The COPY statement of a part: binary, with the columns binary COPY
- * cannot give us as a tb_value read as text. */
-static int part_query(const pg_snap *sn, const pg_part *p, tb_buf *q)
-{
-    const tb_table *t = sn->plan.tables[p->table];
+    const tb_table *t = sn->plan.tables[table];
     tb_buf_reset(q);
     tb_buf_puts(q, "COPY (SELECT ");
     for (int i = 0; i < t->ncols; i++) {
@@ -487,16 +791,47 @@ static int part_query(const pg_snap *sn, const pg_part *p, tb_buf *q)
         tb_pgsql_ident(q, t->cols[i].name);
         if (!tb_pgbin_decodable(&t->cols[i])) tb_buf_puts(q, "::text");
     }
-    tb_buf_puts(q, sn->relkind[p->table] == 'r' ? " FROM ONLY " : " FROM ");
+    tb_buf_puts(q, sn->relkind[table] == 'r' ? " FROM ONLY " : " FROM ");
     tb_pgsql_ident(q, t->schema);
     tb_buf_puts(q, ".");
     tb_pgsql_ident(q, t->name);
+}
+
+static int copy_end(tb_buf *q)
+{
+    if (tb_buf_puts(q, ") TO STDOUT (FORMAT binary)") < 0) return -1;
+    return tb_buf_reserve(q, 1) < 0 ? -1 : (q->data[q->len] = '\0', 0);
+}
+
+/* The COPY statement of a part. */
+static int part_query(const pg_snap *sn, const pg_part *p, tb_buf *q)
+{
+    select_from(sn, p->table, q);
     if (p->ranged) {
         tb_buf_printf(q, " WHERE ctid >= '(%u,0)'::tid", p->lo);
         if (p->hi) tb_buf_printf(q, " AND ctid < '(%u,0)'::tid", p->hi);
     }
-    if (tb_buf_puts(q, ") TO STDOUT (FORMAT binary)") < 0) return -1;
-    return tb_buf_reserve(q, 1) < 0 ? -1 : (q->data[q->len] = '\0', 0);
+    return copy_end(q);
+}
+
+/* The COPY of a resumed table's rows in its committed ranges that were
+ * written at or after the first snapshot's xmin. A tuple's xmin is 32
+ * bits: it is widened against next (the snapshot's next xid), which every
+ * xmin the snapshot sees precedes; an old frozen xmin widened wrongly can
+ * only be read again needlessly, never missed. */
+static int recheck_query(const pg_snap *sn, const pg_part *p, uint64_t next,
+                         tb_buf *q)
+{
+    uint64_t since = sn->since[p->table];
+    select_from(sn, p->table, q);
+    tb_buf_printf(q, " WHERE %s", sn->recheck[p->table]);
+    if (since <= next)
+        tb_buf_printf(q,
+                      " AND ((%llu - xmin::text::bigint) & 4294967295) <= "
+                      "%llu",
+                      (unsigned long long)(next & 0xffffffffu),
+                      (unsigned long long)(next - since));
+    return copy_end(q);
 }
 
 /* Decode the n fields of one binary COPY tuple into w->row.after. */
@@ -529,17 +864,12 @@ static int decode_tuple(const tb_table *t, pg_worker *w, int n, const char *p,
     return 0;
 }
 
-int tb_pgsrc_snapshot_copy(tb_source *s, int part, int worker,
-                           const tb_emit *emit, tb_error *err)
+/* Run the COPY in w->q and emit each row as c. */
+static int copy_rows(tb_source *s, pg_worker *w, const tb_table *t,
+                     tb_change *c, const tb_emit *emit, long long *rows,
+                     tb_error *err)
 {
-    pg_snap *sn = s->snap;
-    pg_worker *w = &sn->w[worker];
-    const pg_part *p = &sn->parts[part];
-    const tb_table *t = sn->plan.tables[p->table];
-    if (!w->conn && worker_connect(s, w, err) < 0) return -1;
-    if (part_query(sn, p, &w->q) < 0 ||
-        tb_rowbuf_reserve(&w->row, t->ncols) < 0)
-        return tb_error_set(err, TB_ERR_NOMEM, "out of memory");
+    (void)s;
     PGresult *r = PQexec(w->conn, (char *)w->q.data);
     if (PQresultStatus(r) != PGRES_COPY_OUT) {
         tb_error_set(err, TB_ERR_SOURCE, "copying %s.%s failed: %s", t->schema,
@@ -548,27 +878,8 @@ int tb_pgsrc_snapshot_copy(tb_source *s, int part, int worker,
         return -1;
     }
     PQclear(r);
-    tb_tx tx;
-    memset(&tx, 0, sizeof tx);
-    tx.txid = -1;
-    tx.commit_us = sn->commit_us;
-    snprintf(tx.end.text, sizeof tx.end.text, "%s", sn->lsn);
-    tb_change c;
-    memset(&c, 0, sizeof c);
-    c.op = TB_OP_READ;
-    c.table = t;
-    c.after = w->row.after;
-    c.source.connector = "postgresql";
-    c.source.name = s->cfg->name;
-    c.source.db = s->dbname;
-    c.source.position = sn->lsn;
-    c.source.txid = -1;
-    c.source.commit_us = sn->commit_us;
-    c.source.snapshot = true;
-    c.ts_ms = sn->commit_us / 1000;
-    int rc = emit->begin(emit->ctx, &tx, err);
+    int rc = 0;
     bool first = true;
-    long long rows = 0;
     for (;;) {
         char *buf = NULL;
         int n = PQgetCopyData(w->conn, &buf, 0);
@@ -589,8 +900,8 @@ int tb_pgsrc_snapshot_copy(tb_source *s, int part, int worker,
             if (nf == -2) rc = -1;
             if (nf >= 0) {
                 rc = decode_tuple(t, w, nf, q, end, err);
-                if (rc == 0) rc = emit->change(emit->ctx, &c, err);
-                rows++;
+                if (rc == 0) rc = emit->change(emit->ctx, c, err);
+                (*rows)++;
             }
         }
         PQfreemem(buf);
@@ -603,7 +914,69 @@ int tb_pgsrc_snapshot_copy(tb_source *s, int part, int worker,
                               t->schema, t->name, tb_pgconn_error(w->conn));
         PQclear(fin);
     }
-    if (rc < 0) return -1;
+    return rc;
+}
+
+/* The snapshot's next xid (xid8), to widen tuple xmins against. */
+static int snapshot_next(pg_worker *w, uint64_t *next, tb_error *err)
+{
+    PGresult *r = tb_pgconn_query(
+        w->conn, "SELECT pg_snapshot_xmax(pg_current_snapshot())",
+        "reading the snapshot", TB_ERR_SOURCE, err);
+    if (!r) return -1;
+    *next = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    return 0;
+}
+
+int tb_pgsrc_snapshot_copy(tb_source *s, int part, int worker,
+                           const tb_emit *emit, tb_error *err)
+{
+    pg_snap *sn = s->snap;
+    pg_worker *w = &sn->w[worker];
+    const pg_part *p = &sn->parts[part];
+    const tb_table *t = sn->plan.tables[p->table];
+    if (!w->conn && !(w->conn = import_snapshot(
+                          s, sn->name, "source (snapshot worker)", err)))
+        return -1;
+    if (tb_rowbuf_reserve(&w->row, t->ncols) < 0)
+        return tb_error_set(err, TB_ERR_NOMEM, "out of memory");
+    tb_tx tx;
+    memset(&tx, 0, sizeof tx);
+    tx.txid = -1;
+    tx.commit_us = sn->commit_us;
+    snprintf(tx.end.text, sizeof tx.end.text, "%s", sn->lsn);
+    tb_change c;
+    memset(&c, 0, sizeof c);
+    c.op = TB_OP_READ;
+    c.table = t;
+    c.after = w->row.after;
+    c.source.connector = "postgresql";
+    c.source.name = s->cfg->name;
+    c.source.db = s->dbname;
+    c.source.position = sn->lsn;
+    c.source.txid = -1;
+    c.source.commit_us = sn->commit_us;
+    c.source.snapshot = true;
+    /* A resumed table holds rows already: these merge into them. */
+    c.source.replayed = sn->keep[p->table];
+    c.ts_ms = sn->commit_us / 1000;
+    long long rows = 0, again = 0;
+    uint64_t next = 0;
+    if (part_query(sn, p, &w->q) < 0)
+        return tb_error_set(err, TB_ERR_NOMEM, "out of memory");
+    if (emit->begin(emit->ctx, &tx, err) < 0 ||
+        copy_rows(s, w, t, &c, emit, &rows, err) < 0)
+        return -1;
+    if (p->recheck) {
+        if (snapshot_next(w, &next, err) < 0) return -1;
+        if (recheck_query(sn, p, next, &w->q) < 0)
+            return tb_error_set(err, TB_ERR_NOMEM, "out of memory");
+        if (copy_rows(s, w, t, &c, emit, &again, err) < 0) return -1;
+        tb_log_debug("snapshot: %s.%s: %lld rows of committed ranges read "
+                     "again (written since the first snapshot)",
+                     t->schema, t->name, again);
+    }
     tb_log_debug("snapshot: %s copied, %lld rows", sn->plan.parts[part].key,
                  rows);
     return emit->commit(emit->ctx, &tx, err);

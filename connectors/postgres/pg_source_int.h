@@ -33,10 +33,13 @@ typedef struct pg_rel {
 } pg_rel;
 
 /* A table whose copy already holds its transactions committing before
- * lsn (copied from a later snapshot than where the stream starts). */
+ * lsn (copied from a later snapshot than where the stream starts). A copy
+ * resumed range by range mixes snapshots: then those changes are not
+ * skipped but replayed (marked source.replayed, applied idempotently). */
 typedef struct pg_skip {
     uint32_t relid; /* relation OID */
-    uint64_t lsn;   /* skip its changes in transactions committing before */
+    uint64_t lsn;   /* its changes in transactions committing before */
+    bool replay;    /* ... are replayed, not skipped */
 } pg_skip;
 
 typedef struct pg_snap pg_snap; /* a snapshot in progress (pg_snapshot.c) */
@@ -133,8 +136,8 @@ int tb_pgsrc_snapshot_copy(tb_source *s, int part, int worker,
 void tb_pgsrc_snapshot_end(tb_source *s, bool ok);
 
 /* LSN before which relid's transactions are skipped (its copy holds
- * them); 0 when none. */
-uint64_t tb_pgsrc_skip_lsn(const tb_source *s, uint32_t relid);
+ * them) or, with *replay set, replayed; 0 when none. */
+uint64_t tb_pgsrc_skip_lsn(const tb_source *s, uint32_t relid, bool *replay);
 
 /* Create the slot on the replication connection (export: keep its
  * snapshot for the copy); drop it. */

@@ -600,6 +600,119 @@ static void test_snapshot_parallel_resume(void **state)
     assert_same("public.ps2", "mirror.ps2");
 }
 
+/* Value of every part mark of the pipeline, "key=value" lines. */
+static char *part_marks(const char *pipeline)
+{
+    return value(dwdb,
+                 "SELECT coalesce(string_agg(key || '=' || value, ',' ORDER BY "
+                 "key), '') FROM mirror._tributary_marks WHERE pipeline = "
+                 "'%s_%d' AND key ~ '^pg:[0-9]+:[0-9]+/'",
+                 pipeline, (int)getpid());
+}
+
+/* A copy cut off mid-table goes on range by range: the committed ranges
+ * are not copied again (their marks keep the first snapshot's LSN), rows
+ * that moved between ranges while the agent was down arrive whole (with
+ * TOASTed values their update left out), and the table ends equal to the
+ * source. A table rewritten meanwhile is copied again whole. */
+static void test_snapshot_range_resume(void **state)
+{
+    (void)state;
+    /* Full pages: an update must put the new row version elsewhere. */
+    sql(srcdb, "CREATE TABLE public.rr (id bigint PRIMARY KEY, k int, pad "
+               "text, big text) WITH (fillfactor = 100)");
+    sql(srcdb, "ALTER TABLE public.rr ALTER big SET STORAGE EXTERNAL");
+    sql(srcdb, "INSERT INTO public.rr SELECT g, g %% 7, repeat(md5(g::text), "
+               "6), CASE WHEN g %% 400 = 0 THEN repeat(md5(g::text), 100) "
+               "END FROM generate_series(1, 40000) g");
+    write_config_ex("rres", "\"public.rr\"",
+                    ", \"snapshot_workers\": 2, \"snapshot_chunk_mb\": 1");
+    tu_run r = tu_run_once(config_path, "after_commit:3");
+    assert_int_equal(r.status, 128 + SIGKILL);
+    tu_run_free(&r);
+    char *before = part_marks("rres");
+    assert_true(strlen(before) > 0);
+
+    /* While the agent is down. Room in the first pages (committed), ... */
+    sql(srcdb, "DELETE FROM public.rr WHERE id <= 3000 AND id %% 3 <> 0");
+    sql(srcdb, "VACUUM public.rr");
+    /* ... so updates of rows near the end (not copied yet) move there,
+     * TOASTed values unchanged; a key change too. */
+    sql(srcdb, "UPDATE public.rr SET k = k + 100 WHERE id > 36000 AND id %% "
+               "400 IN (0, 1)");
+    sql(srcdb, "UPDATE public.rr SET id = id + 1000000 WHERE id > 38000 AND "
+               "id %% 800 = 0");
+    sql(srcdb, "INSERT INTO public.rr SELECT g, 1, 'new', NULL FROM "
+               "generate_series(50001, 50300) g");
+    sql(srcdb, "UPDATE public.rr SET pad = 'early' WHERE id BETWEEN 3000 AND "
+               "3300");
+    sql(srcdb, "DELETE FROM public.rr WHERE id BETWEEN 20000 AND 20100");
+    /* Tuples keep their xmin when frozen. */
+    sql(srcdb, "VACUUM FREEZE public.rr");
+
+    /* Resume, and die before the stream's first commit: the next run
+     * learns from the marks that the changes since the first snapshot are
+     * to be replayed, not skipped. */
+    int marked = 0, n = -1;
+    for (const char *q = strstr(before, "pg:"); q; q = strstr(q + 1, "pg:")) {
+        marked++;
+        assert_int_equal(sscanf(strchr(q + 3, ':') + 1, "%*d/%d", &n), 1);
+    }
+    char at[64];
+    snprintf(at, sizeof at, "before_commit:%d", n - marked + 1);
+    r = tu_run_once(config_path, at);
+    if (r.status != 128 + SIGKILL) print_error("%s\n", r.err);
+    assert_int_equal(r.status, 128 + SIGKILL);
+    int have = -1;
+    const char *p = strstr(r.err, "snapshot: resuming public.rr: ");
+    assert_non_null(p);
+    assert_int_equal(
+        sscanf(p, "snapshot: resuming public.rr: %d of %d", &have, &n), 2);
+    assert_int_equal(have, marked);
+    tu_run_free(&r);
+    run_ok();
+    /* The ranges committed before the crash kept their marks: they were
+     * not copied again. */
+    char *after = part_marks("rres");
+    for (char *save = NULL, *m = strtok_r(before, ",", &save); m;
+         m = strtok_r(NULL, ",", &save)) {
+        if (!strstr(after, m)) print_error("%s missing in %s\n", m, after);
+        assert_non_null(strstr(after, m));
+    }
+    free(before);
+    free(after);
+    assert_same("public.rr", "mirror.rr");
+    char *pk = value(dwdb, "SELECT count(*) FROM pg_constraint WHERE contype "
+                           "= 'p' AND conrelid = 'mirror.rr'::regclass");
+    assert_string_equal(pk, "1");
+    free(pk);
+    /* Streaming goes on from there, past the replayed changes. */
+    sql(srcdb, "UPDATE public.rr SET k = -1 WHERE id %% 1000 = 5");
+    sql(srcdb, "INSERT INTO public.rr VALUES (60000, 0, 'later', NULL)");
+    run_ok();
+    assert_same("public.rr", "mirror.rr");
+
+    /* Rewritten while the agent was down: its ctids are not the first
+     * snapshot's any more, so it is copied again whole. */
+    sql(srcdb, "CREATE TABLE public.rw (id bigint PRIMARY KEY, pad text)");
+    sql(srcdb, "INSERT INTO public.rw SELECT g, repeat(md5(g::text), 6) FROM "
+               "generate_series(1, 30000) g");
+    write_config_ex("rrew", "\"public.rw\"",
+                    ", \"snapshot_workers\": 2, \"snapshot_chunk_mb\": 1");
+    r = tu_run_once(config_path, "after_commit:2");
+    assert_int_equal(r.status, 128 + SIGKILL);
+    tu_run_free(&r);
+    sql(srcdb, "DELETE FROM public.rw WHERE id %% 2 = 0");
+    sql(srcdb, "VACUUM FULL public.rw");
+    r = tu_run_once(config_path, NULL);
+    if (r.status != 0) print_error("%s\n", r.err);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.err, "public.rw copied again whole: it was "
+                                  "rewritten"));
+    tu_run_free(&r);
+    assert_same("public.rw", "mirror.rw");
+}
+
 /* An interrupted copy whose slot was dropped cannot resume: the agent says
  * so and how to start over; doing that works. */
 static void test_snapshot_slot_gone(void **state)
@@ -788,6 +901,7 @@ int main(void)
         cmocka_unit_test(test_reconnect),
         cmocka_unit_test(test_crash_mid_snapshot),
         cmocka_unit_test(test_snapshot_parallel_resume),
+        cmocka_unit_test(test_snapshot_range_resume),
         cmocka_unit_test(test_table_joins_later),
         cmocka_unit_test(test_snapshot_slot_gone),
         cmocka_unit_test(test_big_tx_and_crashes),
