@@ -1,0 +1,219 @@
+/*
+ * pg_snapshot_copy.c - a worker's part of the PostgreSQL initial copy:
+ * binary COPY out of one ctid range (or a whole table) inside the
+ * exported snapshot, decoded value by value, emitted as snapshot rows;
+ * for a resumed table also the committed ranges' rows written since its
+ * first snapshot (see pg_snapshot.c).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pg_binary.h"
+#include "pg_snapshot_int.h"
+#include "pg_sql.h"
+#include "pg_types.h"
+#include "tb_log.h"
+
+/* COPY (SELECT <columns> FROM <table> WHERE ... into q, the columns
+ * binary COPY cannot give us as a tb_value read as text. */
+static void select_from(const pg_snap *sn, int table, tb_buf *q)
+{
+    const tb_table *t = sn->plan.tables[table];
+    tb_buf_reset(q);
+    tb_buf_puts(q, "COPY (SELECT ");
+    for (int i = 0; i < t->ncols; i++) {
+        if (i) tb_buf_puts(q, ", ");
+        tb_pgsql_ident(q, t->cols[i].name);
+        if (!tb_pgbin_decodable(&t->cols[i])) tb_buf_puts(q, "::text");
+    }
+    tb_buf_puts(q, sn->relkind[table] == 'r' ? " FROM ONLY " : " FROM ");
+    tb_pgsql_ident(q, t->schema);
+    tb_buf_puts(q, ".");
+    tb_pgsql_ident(q, t->name);
+}
+
+static int copy_end(tb_buf *q)
+{
+    if (tb_buf_puts(q, ") TO STDOUT (FORMAT binary)") < 0) return -1;
+    return tb_buf_reserve(q, 1) < 0 ? -1 : (q->data[q->len] = '\0', 0);
+}
+
+/* The COPY statement of a part. */
+static int part_query(const pg_snap *sn, const pg_part *p, tb_buf *q)
+{
+    select_from(sn, p->table, q);
+    if (p->ranged) {
+        tb_buf_printf(q, " WHERE ctid >= '(%u,0)'::tid", p->lo);
+        if (p->hi) tb_buf_printf(q, " AND ctid < '(%u,0)'::tid", p->hi);
+    }
+    return copy_end(q);
+}
+
+/* The COPY of a resumed table's rows in its committed ranges that were
+ * written at or after the first snapshot's xmin. A tuple's xmin is 32
+ * bits: it is widened against next (the snapshot's next xid), which every
+ * xmin the snapshot sees precedes; an old frozen xmin widened wrongly can
+ * only be read again needlessly, never missed. */
+static int recheck_query(const pg_snap *sn, const pg_part *p, uint64_t next,
+                         tb_buf *q)
+{
+    uint64_t since = sn->since[p->table];
+    select_from(sn, p->table, q);
+    tb_buf_printf(q, " WHERE %s", sn->recheck[p->table]);
+    if (since <= next)
+        tb_buf_printf(q,
+                      " AND ((%llu - xmin::text::bigint) & 4294967295) <= "
+                      "%llu",
+                      (unsigned long long)(next & 0xffffffffu),
+                      (unsigned long long)(next - since));
+    return copy_end(q);
+}
+
+/* Decode the n fields of one binary COPY tuple into w->row.after. */
+static int decode_tuple(const tb_table *t, pg_worker *w, int n, const char *p,
+                        const char *end, tb_error *err)
+{
+    if (n != t->ncols)
+        return tb_error_set(err, TB_ERR_SOURCE,
+                            "snapshot of %s.%s: COPY sent %d fields, expected "
+                            "%d",
+                            t->schema, t->name, n, t->ncols);
+    for (int i = 0; i < n; i++) {
+        const char *f;
+        int32_t len;
+        if (tb_pgbin_next_field(&p, end, &f, &len, err) < 0) return -1;
+        tb_value *v = &w->row.after[i];
+        const tb_column *col = &t->cols[i];
+        if (len < 0) {
+            v->state = TB_VALUE_NULL;
+            continue;
+        }
+        int rc =
+            tb_pgbin_decodable(col)
+                ? tb_pgbin_decode(col, f, (uint32_t)len, &w->arena, v, err)
+                : tb_pgtype_parse_text(col, f, (size_t)len, v, &w->arena, err);
+        if (rc < 0)
+            return tb_error_prefix(err, "snapshot of %s.%s column %s",
+                                   t->schema, t->name, col->name);
+    }
+    return 0;
+}
+
+/* Run the COPY in w->q and emit each row as c. */
+static int copy_rows(tb_source *s, pg_worker *w, const tb_table *t,
+                     tb_change *c, const tb_emit *emit, long long *rows,
+                     tb_error *err)
+{
+    (void)s;
+    PGresult *r = PQexec(w->conn, (char *)w->q.data);
+    if (PQresultStatus(r) != PGRES_COPY_OUT) {
+        tb_error_set(err, TB_ERR_SOURCE, "copying %s.%s failed: %s", t->schema,
+                     t->name, tb_pgconn_error(w->conn));
+        PQclear(r);
+        return -1;
+    }
+    PQclear(r);
+    int rc = 0;
+    bool first = true;
+    for (;;) {
+        char *buf = NULL;
+        int n = PQgetCopyData(w->conn, &buf, 0);
+        if (n == -1) break;
+        if (n < 0) {
+            if (rc == 0)
+                rc =
+                    tb_error_set(err, TB_ERR_SOURCE, "copying %s.%s failed: %s",
+                                 t->schema, t->name, tb_pgconn_error(w->conn));
+            break;
+        }
+        if (rc == 0) {
+            const char *q = buf, *end = buf + n;
+            if (first && tb_pgbin_skip_header(&q, end, err) < 0) rc = -1;
+            first = false;
+            /* The trailer (field count -1) ends the data. */
+            int nf = rc == 0 ? tb_pgbin_tuple_start(&q, end, err) : -1;
+            if (nf == -2) rc = -1;
+            if (nf >= 0) {
+                rc = decode_tuple(t, w, nf, q, end, err);
+                if (rc == 0) rc = emit->change(emit->ctx, c, err);
+                (*rows)++;
+            }
+        }
+        PQfreemem(buf);
+        tb_arena_reset(&w->arena);
+    }
+    PGresult *fin;
+    while ((fin = PQgetResult(w->conn))) {
+        if (rc == 0 && PQresultStatus(fin) != PGRES_COMMAND_OK)
+            rc = tb_error_set(err, TB_ERR_SOURCE, "copying %s.%s failed: %s",
+                              t->schema, t->name, tb_pgconn_error(w->conn));
+        PQclear(fin);
+    }
+    return rc;
+}
+
+/* The snapshot's next xid (xid8), to widen tuple xmins against. */
+static int snapshot_next(pg_worker *w, uint64_t *next, tb_error *err)
+{
+    PGresult *r = tb_pgconn_query(
+        w->conn, "SELECT pg_snapshot_xmax(pg_current_snapshot())",
+        "reading the snapshot", TB_ERR_SOURCE, err);
+    if (!r) return -1;
+    *next = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    return 0;
+}
+
+int tb_pgsrc_snapshot_copy(tb_source *s, int part, int worker,
+                           const tb_emit *emit, tb_error *err)
+{
+    pg_snap *sn = s->snap;
+    pg_worker *w = &sn->w[worker];
+    const pg_part *p = &sn->parts[part];
+    const tb_table *t = sn->plan.tables[p->table];
+    if (!w->conn && !(w->conn = tb_pgsnap_import(
+                          s, sn->name, "source (snapshot worker)", err)))
+        return -1;
+    if (tb_rowbuf_reserve(&w->row, t->ncols) < 0)
+        return tb_error_set(err, TB_ERR_NOMEM, "out of memory");
+    tb_tx tx;
+    memset(&tx, 0, sizeof tx);
+    tx.txid = -1;
+    tx.commit_us = sn->commit_us;
+    snprintf(tx.end.text, sizeof tx.end.text, "%s", sn->lsn);
+    tb_change c;
+    memset(&c, 0, sizeof c);
+    c.op = TB_OP_READ;
+    c.table = t;
+    c.after = w->row.after;
+    c.source.connector = "postgresql";
+    c.source.name = s->cfg->name;
+    c.source.db = s->dbname;
+    c.source.position = sn->lsn;
+    c.source.txid = -1;
+    c.source.commit_us = sn->commit_us;
+    c.source.snapshot = true;
+    /* A resumed table holds rows already: these merge into them. */
+    c.source.replayed = sn->keep[p->table];
+    c.ts_ms = sn->commit_us / 1000;
+    long long rows = 0, again = 0;
+    uint64_t next = 0;
+    if (part_query(sn, p, &w->q) < 0)
+        return tb_error_set(err, TB_ERR_NOMEM, "out of memory");
+    if (emit->begin(emit->ctx, &tx, err) < 0 ||
+        copy_rows(s, w, t, &c, emit, &rows, err) < 0)
+        return -1;
+    if (p->recheck) {
+        if (snapshot_next(w, &next, err) < 0) return -1;
+        if (recheck_query(sn, p, next, &w->q) < 0)
+            return tb_error_set(err, TB_ERR_NOMEM, "out of memory");
+        if (copy_rows(s, w, t, &c, emit, &again, err) < 0) return -1;
+        tb_log_debug("snapshot: %s.%s: %lld rows of committed ranges read "
+                     "again (written since the first snapshot)",
+                     t->schema, t->name, again);
+    }
+    tb_log_debug("snapshot: %s copied, %lld rows", sn->plan.parts[part].key,
+                 rows);
+    return emit->commit(emit->ctx, &tx, err);
+}
