@@ -531,15 +531,39 @@ static field *put_image(tb_sink *s, stable *st, const tb_value *vals,
 }
 
 /* FNV-1a over the key fields. */
-static uint32_t key_hash(const stable *st, const field *f)
+/* Mix a word into a hash (multiply-rotate, as in MurmurHash3's body). */
+static inline uint64_t mix_word(uint64_t h, uint64_t v)
 {
-    uint32_t h = 2166136261u;
+    v *= 0x87c37b91114253d5ull;
+    v = v << 31 | v >> 33;
+    h ^= v * 0x4cf5ad432745937full;
+    return (h << 27 | h >> 37) * 5 + 0x52dce729;
+}
+
+/* 64-bit hash of the key fields (eight bytes at a time, then MurmurHash3's
+ * finalizer, so the low bits the tables index by are well mixed). */
+static uint64_t key_hash(const stable *st, const field *f)
+{
+    uint64_t h = 0x9e3779b97f4a7c15ull;
     for (int k = 0; k < st->nkeys; k++) {
         const field *x = &f[st->keys[k]];
-        for (uint32_t i = 0; i < x->len; i++)
-            h = (h ^ (uint8_t)x->p[i]) * 16777619u;
-        h = (h ^ (uint8_t)(0xF0 | x->state)) * 16777619u;
+        const char *p = x->p;
+        uint32_t n = x->len;
+        for (; n >= 8; n -= 8, p += 8) {
+            uint64_t v;
+            memcpy(&v, p, 8);
+            h = mix_word(h, v);
+        }
+        uint64_t tail = (uint64_t)x->state << 56 | (uint64_t)x->len << 32;
+        for (uint32_t i = 0; i < n; i++)
+            tail |= (uint64_t)(uint8_t)p[i] << (8 * i);
+        h = mix_word(h, tail);
     }
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 33;
     return h;
 }
 
@@ -554,13 +578,13 @@ static bool keys_equal(const stable *st, const field *a, const field *b)
     return true;
 }
 
-static row **find_slot(stable *st, const field *f, uint32_t h)
+/* The slot holding f's key, or the free slot where it goes. */
+static kslot *find_slot(stable *st, const field *f, uint64_t h)
 {
     size_t mask = st->nslots - 1;
     for (size_t i = h & mask;; i = (i + 1) & mask) {
-        row *r = st->slots[i];
-        if (!r || (r->hash == h && keys_equal(st, r->f, f)))
-            return &st->slots[i];
+        kslot *k = &st->slots[i];
+        if (!k->r || (k->hash == h && keys_equal(st, k->r->f, f))) return k;
     }
 }
 
@@ -569,7 +593,7 @@ static int grow_slots(stable *st, tb_error *err)
 {
     if (st->nslots && (st->nused + 1) * 2 <= st->nslots) return 0;
     size_t n = st->nslots ? st->nslots * 2 : 1024;
-    row **old = st->slots;
+    kslot *old = st->slots;
     size_t oldn = st->nslots;
     st->slots = calloc(n, sizeof *st->slots);
     if (!st->slots) {
@@ -578,12 +602,18 @@ static int grow_slots(stable *st, tb_error *err)
     }
     st->nslots = n;
     for (size_t i = 0; i < oldn; i++)
-        if (old[i]) *find_slot(st, old[i]->f, old[i]->hash) = old[i];
+        if (old[i].r) {
+            /* Keys are distinct: the first free slot is the place. */
+            size_t j = old[i].hash & (n - 1);
+            while (st->slots[j].r)
+                j = (j + 1) & (n - 1);
+            st->slots[j] = old[i];
+        }
     free(old);
     return 0;
 }
 
-static int append_row(stable *st, field *f, uint32_t h, char op, row **out,
+static int append_row(stable *st, field *f, uint64_t h, char op, row **out,
                       tb_error *err)
 {
     row *r = tb_arena_alloc(st->arena, sizeof *r);
@@ -621,13 +651,15 @@ static void inherit(const stable *st, field *f, const field *earlier)
 static int put_keyed(stable *st, field *f, char op, bool insert, tb_error *err)
 {
     if (grow_slots(st, err) < 0) return -1;
-    uint32_t h = key_hash(st, f);
-    row **slot = find_slot(st, f, h);
-    row *r = *slot;
+    uint64_t h = key_hash(st, f);
+    kslot *slot = find_slot(st, f, h);
+    row *r = slot->r;
     if (!r) {
         if (op != ROW_DELETE && has_unchanged(st, f)) op = ROW_PARTIAL;
-        if (append_row(st, f, h, op, slot, err) < 0) return -1;
-        (*slot)->fresh = insert && op == ROW_UPSERT;
+        if (append_row(st, f, h, op, &r, err) < 0) return -1;
+        r->fresh = insert && op == ROW_UPSERT;
+        slot->hash = h;
+        slot->r = r;
         st->nused++;
         return 0;
     }
@@ -685,7 +717,7 @@ static int apply_keyed(tb_sink *s, stable *st, const tb_change *c,
         /* Key change: the old key is gone, the new one holds the row. The
          * batch's image of the old key fills what the source left out. */
         if (grow_slots(st, err) < 0) return -1;
-        row *old = *find_slot(st, b, key_hash(st, b));
+        row *old = find_slot(st, b, key_hash(st, b))->r;
         if (old && old->op != ROW_DELETE && old->op != ROW_NONE)
             inherit(st, a, old->f);
         /* Moving the stored row keeps what the source left out. Replayed

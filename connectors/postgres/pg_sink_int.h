@@ -50,13 +50,20 @@ typedef struct field {
 typedef struct row {
     struct row *next; /* next row in arrival order */
     field *f;         /* one field per column of the current shape */
-    uint32_t hash;    /* hash of the key fields */
+    uint64_t hash;    /* tb_pgsink_key_hash of the key fields */
     char op;          /* ROW_* */
     bool fresh;       /* the key's first change in the batch was an insert,
                          so the target does not hold it (the mirror equals
                          the source at the batch's start): a full image is
                          COPYed straight in, without staging or merge */
 } row;
+
+/* A slot of a table's key hash: the hash next to the row, so a probe
+ * touches one cache line, and a row only when the hashes match. */
+typedef struct kslot {
+    uint64_t hash;
+    row *r;
+} kslot;
 
 /* One column of the target table as the target has it. */
 typedef struct tcol {
@@ -97,7 +104,7 @@ typedef struct stable {
                            altered the table, until known committed: other
                            lanes cannot see the table before */
     tb_arena *arena;    /* the sink's arena: buffered fields and rows */
-    row **slots;        /* open-addressing hash over keys; NULL = free */
+    kslot *slots;       /* open-addressing hash over keys; r NULL = free */
     size_t nslots;      /* power of two, or 0 */
     size_t nused;       /* occupied slots */
     row *head, *tail;   /* buffered rows in arrival order */

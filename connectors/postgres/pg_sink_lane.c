@@ -285,17 +285,11 @@ int tb_pgsink_sync(tb_sink *s, tb_position *done, tb_error *err)
     return 0;
 }
 
-/* 64-bit hash of a row's key fields, mixed with the table. */
+/* A row's key hash, mixed with the table (0 marks a free slot). */
 static uint64_t key_hash64(const stable *st, const row *r)
 {
-    uint64_t h = 1469598103934665603ull ^ st->salt;
-    for (int k = 0; k < st->nkeys; k++) {
-        const field *f = &r->f[st->keys[k]];
-        for (uint32_t i = 0; i < f->len; i++)
-            h = (h ^ (uint8_t)f->p[i]) * 1099511628211ull;
-        h = (h ^ (uint8_t)(0xF0 | f->state)) * 1099511628211ull;
-    }
-    return h ? h : 1; /* 0 marks a free slot */
+    uint64_t h = r->hash ^ ((uint64_t)st->salt * 0x9e3779b97f4a7c15ull);
+    return h ? h : 1;
 }
 
 static bool keys_has(const lane *l, uint64_t h)
