@@ -385,6 +385,20 @@ static int sink_prepare(tb_sink *s, const tb_table *t, tb_error *err)
     bool exists = false, added = false;
     stable *st = table_find(s, t);
     if (st && st->shape && tb_table_same_shape(st->shape, t)) goto known;
+    /* The target keeps the source table's name: two source tables of the
+     * same name (other schema or database) would mix their rows. */
+    for (int i = 0; !st && i < s->ntables; i++)
+        if (strcmp(s->tables[i]->tname, t->name) == 0) {
+            tb_error_set(err, TB_ERR_CONFIG,
+                         "source tables %s.%s and %s.%s would both be "
+                         "written to %s.%s (target tables keep the source "
+                         "table's name): replicate them with separate "
+                         "pipelines, each with its own target.schema, or "
+                         "narrow source.tables",
+                         s->tables[i]->sname, t->name, src_schema(t), t->name,
+                         s->schema, t->name);
+            return tb_error_fatal(err);
+        }
     if (!st && !(st = table_add(s, t))) return tb_pgsink_nomem(err);
     /* Buffered rows follow the old shape: write them out first. */
     if (st->head && tb_pgsink_flush_table(s, st, err) < 0) return -1;

@@ -713,6 +713,32 @@ static void test_snapshot_range_resume(void **state)
     assert_same("public.rw", "mirror.rw");
 }
 
+/* Two source tables of one name in two schemas would mix in one target
+ * table: refused, naming both, before any row is written. */
+static void test_same_name_refused(void **state)
+{
+    (void)state;
+    sql(srcdb, "CREATE SCHEMA sa");
+    sql(srcdb, "CREATE SCHEMA sb");
+    sql(srcdb, "CREATE TABLE sa.dup (id int PRIMARY KEY, v text)");
+    sql(srcdb, "CREATE TABLE sb.dup (id int PRIMARY KEY, v text)");
+    sql(srcdb, "INSERT INTO sa.dup VALUES (1, 'a')");
+    sql(srcdb, "INSERT INTO sb.dup VALUES (1, 'b')");
+    write_config("dupname", "\"sa.dup\", \"sb.dup\"");
+    tu_run r = tu_run_once(config_path, NULL);
+    assert_int_not_equal(r.status, 0);
+    if (!strstr(r.err, "source tables sa.dup and sb.dup would both be "
+                       "written to mirror.dup"))
+        print_error("%s\n", r.err);
+    assert_non_null(strstr(r.err, "source tables sa.dup and sb.dup would "
+                                  "both be written to mirror.dup"));
+    tu_run_free(&r);
+    char *n = value(dwdb, "SELECT CASE WHEN to_regclass('mirror.dup') IS NULL "
+                          "THEN 0 ELSE (SELECT count(*) FROM mirror.dup) END");
+    assert_string_equal(n, "0");
+    free(n);
+}
+
 /* An interrupted copy whose slot was dropped cannot resume: the agent says
  * so and how to start over; doing that works. */
 static void test_snapshot_slot_gone(void **state)
@@ -902,6 +928,7 @@ int main(void)
         cmocka_unit_test(test_crash_mid_snapshot),
         cmocka_unit_test(test_snapshot_parallel_resume),
         cmocka_unit_test(test_snapshot_range_resume),
+        cmocka_unit_test(test_same_name_refused),
         cmocka_unit_test(test_table_joins_later),
         cmocka_unit_test(test_snapshot_slot_gone),
         cmocka_unit_test(test_big_tx_and_crashes),
