@@ -125,7 +125,7 @@ pg_start() {
 listen_addresses = '127.0.0.1'
 unix_socket_directories = '$pg'
 wal_level = logical
-max_replication_slots = 20
+max_replication_slots = 40
 max_wal_senders = 20
 max_connections = 200
 shared_buffers = 128MB

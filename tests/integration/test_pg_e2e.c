@@ -720,21 +720,21 @@ static void test_same_name_refused(void **state)
     (void)state;
     sql(srcdb, "CREATE SCHEMA sa");
     sql(srcdb, "CREATE SCHEMA sb");
-    sql(srcdb, "CREATE TABLE sa.dup (id int PRIMARY KEY, v text)");
-    sql(srcdb, "CREATE TABLE sb.dup (id int PRIMARY KEY, v text)");
-    sql(srcdb, "INSERT INTO sa.dup VALUES (1, 'a')");
-    sql(srcdb, "INSERT INTO sb.dup VALUES (1, 'b')");
-    write_config("dupname", "\"sa.dup\", \"sb.dup\"");
+    sql(srcdb, "CREATE TABLE sa.twin (id int PRIMARY KEY, v text)");
+    sql(srcdb, "CREATE TABLE sb.twin (id int PRIMARY KEY, v text)");
+    sql(srcdb, "INSERT INTO sa.twin VALUES (1, 'a')");
+    sql(srcdb, "INSERT INTO sb.twin VALUES (1, 'b')");
+    write_config("twinname", "\"sa.twin\", \"sb.twin\"");
     tu_run r = tu_run_once(config_path, NULL);
     assert_int_not_equal(r.status, 0);
-    if (!strstr(r.err, "source tables sa.dup and sb.dup would both be "
-                       "written to mirror.dup"))
+    if (!strstr(r.err, "source tables sa.twin and sb.twin would both be "
+                       "written to mirror.twin"))
         print_error("%s\n", r.err);
-    assert_non_null(strstr(r.err, "source tables sa.dup and sb.dup would "
-                                  "both be written to mirror.dup"));
+    assert_non_null(strstr(r.err, "source tables sa.twin and sb.twin would "
+                                  "both be written to mirror.twin"));
     tu_run_free(&r);
-    char *n = value(dwdb, "SELECT CASE WHEN to_regclass('mirror.dup') IS NULL "
-                          "THEN 0 ELSE (SELECT count(*) FROM mirror.dup) END");
+    char *n = value(dwdb, "SELECT CASE WHEN to_regclass('mirror.twin') IS NULL "
+                          "THEN 0 ELSE (SELECT count(*) FROM mirror.twin) END");
     assert_string_equal(n, "0");
     free(n);
 }
