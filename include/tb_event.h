@@ -131,7 +131,12 @@ typedef enum tb_op {
     TB_OP_UPDATE = 'u',
     TB_OP_DELETE = 'd',
     TB_OP_READ = 'r', /* a row read by a snapshot */
-    TB_OP_TRUNCATE = 't'
+    TB_OP_TRUNCATE = 't',
+    /* A resumed copy's sweep (after only: its key columns): this key exists
+     * at the copy's snapshot. Every row of the table whose key no 'k' of
+     * the same target transaction named is gone: the sink deletes it
+     * before that transaction commits. Not an event: never encoded. */
+    TB_OP_KEEP = 'k'
 } tb_op;
 
 /* Where a change came from: the envelope's `source` block. */
@@ -143,9 +148,10 @@ typedef struct tb_source_info {
     int64_t txid;          /* source transaction id, -1 when unknown */
     int64_t commit_us;     /* commit time, microseconds since the epoch */
     bool snapshot;         /* produced by a snapshot, not the change log */
-    bool replayed;         /* the target may already hold this change or a later
-                              state of the row (a copy resumed range by range):
-                              apply it idempotently, an insert as an upsert */
+    bool replayed;         /* the target may already hold this row or an
+                              older state of it (a copy resumed range by
+                              range): apply it idempotently, a snapshot row
+                              or an insert as an upsert */
 } tb_source_info;
 
 /* One row change. before/after hold table->ncols values or are NULL:

@@ -96,8 +96,9 @@ static int w_change(void *ctx, const tb_change *c, tb_error *err)
     if (!w->in_tx)
         return tb_error_set(err, TB_ERR_INTERNAL,
                             "snapshot row outside a transaction");
+    /* A sweep key is bookkeeping, not an event. */
     tb_buf_reset(&w->avro);
-    if (tb_avro_encode_change(c, &w->avro, err) < 0)
+    if (c->op != TB_OP_KEEP && tb_avro_encode_change(c, &w->avro, err) < 0)
         return tb_error_prefix(err, "snapshot of %s.%s", c->table->schema,
                                c->table->name);
     if (w->r->c->kops->apply(w->sink, c, err) < 0) return -1;

@@ -734,10 +734,7 @@ static int apply_keyed(tb_sink *s, stable *st, const tb_change *c,
         row *old = find_slot(st, b, key_hash(st, b))->r;
         if (old && old->op != ROW_DELETE && old->op != ROW_NONE)
             inherit(st, a, old->f);
-        /* Moving the stored row keeps what the source left out. Replayed
-         * (the new key may already be there, from a later copy): delete
-         * the old key and merge the new one, keeping its stored values. */
-        if (has_unchanged(st, a) && !c->source.replayed)
+        if (has_unchanged(st, a))
             return tb_pgsink_update_key_in_place(s, st, c, err);
         if (put_keyed(st, b, ROW_DELETE, false, err) < 0) return -1;
     }
@@ -786,7 +783,7 @@ static int op_apply(tb_sink *s, const tb_change *c, tb_error *err)
             rc = apply_keyed(s, st, c, err);
             break;
         }
-        if (s->copying != st) {
+        if (s->copying != st || s->copy_keep) {
             if (tb_pgsink_end_copying(s, err) < 0 ||
                 tb_pgsink_flush_table(s, st, err) < 0)
                 goto fail;
@@ -807,7 +804,10 @@ static int op_apply(tb_sink *s, const tb_change *c, tb_error *err)
                 goto fail;
             }
         }
-        rc = tb_pgsink_load_row(s, st, c->after, err);
+        rc = tb_pgsink_load_row(s, st, c->after, false, err);
+        break;
+    case TB_OP_KEEP:
+        rc = tb_pgsink_keep(s, st, c, err);
         break;
     case TB_OP_CREATE:
         if (tb_pgsink_end_copying(s, err) < 0) goto fail;
@@ -884,6 +884,7 @@ static void rollback(tb_sink *s)
     if (s->copying) {
         /* Abandon the open COPY; the ROLLBACK below discards its rows. */
         s->copying = NULL;
+        s->copy_keep = false;
         tb_buf_reset(&s->copy);
         PQputCopyEnd(s->conn, "aborted");
         PGresult *res;
@@ -939,7 +940,8 @@ static int op_commit(tb_sink *s, const tb_position *pos, tb_error *err)
         rc = tb_pgsink_flush_all(s, err);
         s->defer = false;
         if (rc < 0) goto fail;
-        if (tb_buf_puts(&s->deferred, "COMMIT") < 0) {
+        if (tb_pgsink_sweeps(s, &s->deferred) < 0 ||
+            tb_buf_puts(&s->deferred, "COMMIT") < 0) {
             tb_pgsink_nomem(err);
             goto fail;
         }

@@ -116,26 +116,32 @@ int tb_pgsink_end_copying(tb_sink *s, tb_error *err)
     if (!s->copying) return 0;
     stable *st = s->copying;
     s->copying = NULL;
+    s->copy_keep = false;
     if (copy_end(s, err) < 0)
         return tb_error_prefix(err, "table %s", (const char *)st->qname.data);
     return 0;
 }
 
-/* One snapshot row straight into the open COPY: no buffering, no arena. */
+/* One snapshot row (keys_only: its key columns) straight into the open
+ * COPY: no buffering, no arena. */
 int tb_pgsink_load_row(tb_sink *s, stable *st, const tb_value *vals,
-                       tb_error *err)
+                       bool keys_only, tb_error *err)
 {
     const tb_table *t = st->shape;
     tb_buf *c = &s->copy;
+    int n = keys_only ? st->nkeys : t->ncols;
     if (s->copy_binary) {
-        if (tb_pgbin_put_tuple(c, t->ncols) < 0) return tb_pgsink_nomem(err);
-        for (int i = 0; i < t->ncols; i++)
+        if (tb_pgbin_put_tuple(c, n) < 0) return tb_pgsink_nomem(err);
+        for (int j = 0; j < n; j++) {
+            int i = keys_only ? st->keys[j] : j;
             if (tb_pgbin_encode(t->cols[i].kind, st->tcols[st->tmap[i]].oid,
                                 &vals[i], c, err) < 0)
                 return tb_error_prefix(err, "column %s", t->cols[i].name);
+        }
         return c->len >= COPY_CHUNK ? copy_send(s, err) : 0;
     }
-    for (int i = 0; i < t->ncols; i++) {
+    for (int j = 0; j < n; j++) {
+        int i = keys_only ? st->keys[j] : j;
         const tb_column *col = &t->cols[i];
         const tb_value *v = &vals[i];
         const char *text = "\\N";
@@ -157,7 +163,7 @@ int tb_pgsink_load_row(tb_sink *s, stable *st, const tb_value *vals,
          * row's newline), then one pass. */
         if (tb_buf_reserve(c, 2 * len + 2) < 0) return tb_pgsink_nomem(err);
         char *p = (char *)c->data + c->len;
-        if (i) *p++ = '\t';
+        if (j) *p++ = '\t';
         if (escape) {
             p = tb_pgsql_copy_escape(p, text, len);
         } else {

@@ -90,6 +90,8 @@ typedef struct stable {
     bool reread;         /* the target's indexes changed under us (a
                             snapshot load): read them again before merging */
     tb_buf qname;        /* "schema"."table", NUL-terminated */
+    char keep[40];       /* the sweep key table (TB_OP_KEEP) of the open
+                            transaction, "" when none */
     char stage[40];      /* name of the staging temp table of the current
                             shape ("" until first needed) */
     char stage_had[TB_PGSINK_LANES][40]; /* per lane: the staging table
@@ -165,6 +167,8 @@ struct tb_sink {
     bool in_tx;             /* a target transaction is open */
     bool defer;             /* run_merge() appends to deferred, not executes */
     struct stable *copying; /* table whose snapshot COPY is open, or NULL */
+    bool copy_keep;         /* ... a COPY of its sweep keys (TB_OP_KEEP) */
+    unsigned keep_seq;      /* names sweep key tables */
     bool copy_binary;       /* the open COPY is FORMAT binary */
     const tb_buf *carry;    /* set by op_commit for the batch's last table: the
                                state update + COMMIT its final COPY carries in
@@ -226,6 +230,12 @@ int tb_pgsink_table_for(tb_sink *s, const tb_table *t, stable **out,
 /* ---- snapshot support (pg_sink_snap.c): the tb_sink_ops of that name */
 int tb_pgsink_load_begin(tb_sink *s, const tb_table *t, tb_error *err);
 int tb_pgsink_load_end(tb_sink *s, const tb_table *t, tb_error *err);
+/* TB_OP_KEEP: add c's key to st's sweep key table (made on first use in
+ * the transaction). */
+int tb_pgsink_keep(tb_sink *s, stable *st, const tb_change *c, tb_error *err);
+/* Append to out the sweeps of the open transaction (delete the rows whose
+ * key was not kept) and forget them. */
+int tb_pgsink_sweeps(tb_sink *s, tb_buf *out);
 int tb_pgsink_mark(tb_sink *s, const char *key, const char *value,
                    tb_error *err);
 int tb_pgsink_marks(tb_sink *s, tb_marks *out, tb_error *err);
@@ -236,7 +246,7 @@ int tb_pgsink_send_here(tb_sink *s, const char *sql, const char *what,
 int tb_pgsink_lane_claim(tb_sink *s, stable *st, tb_error *err);
 int tb_pgsink_table_refresh(tb_sink *s, stable *st, tb_error *err);
 int tb_pgsink_load_row(tb_sink *s, stable *st, const tb_value *vals,
-                       tb_error *err);
+                       bool keys_only, tb_error *err);
 int tb_pgsink_nomem(tb_error *err);
 int tb_pgsink_pg_fail(tb_sink *s, const PGresult *res, const char *what,
                       tb_error *err);

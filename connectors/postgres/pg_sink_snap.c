@@ -6,9 +6,11 @@
  */
 #include "pg_sink_int.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "pg_binary.h"
 #include "tb_log.h"
 
 /*
@@ -169,4 +171,86 @@ int tb_pgsink_marks(tb_sink *s, tb_marks *out, tb_error *err)
     return 0;
 oom:
     return tb_pgsink_nomem(err);
+}
+
+/* Key column list "a", "b" (with prefix p. when p is not NULL). */
+static int key_cols(tb_buf *b, const stable *st, const char *p)
+{
+    for (int k = 0; k < st->nkeys; k++) {
+        if (k) PUT(b, ", ");
+        if (p) PRINTF(b, "%s.", p);
+        IDENT(b, st->shape->cols[st->keys[k]].name);
+    }
+    return 0;
+oom:
+    return -1;
+}
+
+/*
+ * A resumed copy names every key its table has at the copy's snapshot
+ * (TB_OP_KEEP); the rows of earlier copies whose key is gone since are
+ * deleted before the part commits (tb_pgsink_sweeps). The keys go into a
+ * temporary table of the transaction, COPYed in like snapshot rows.
+ */
+int tb_pgsink_keep(tb_sink *s, stable *st, const tb_change *c, tb_error *err)
+{
+    if (!st->nkeys || !c->after)
+        return tb_error_set(err, TB_ERR_INTERNAL,
+                            "snapshot sweep of a table without key");
+    if (s->copying != st || !s->copy_keep) {
+        if (tb_pgsink_end_copying(s, err) < 0) return -1;
+        tb_buf *b = &s->sql;
+        if (!st->keep[0]) {
+            snprintf(st->keep, sizeof st->keep, "_tb_keep_%u", ++s->keep_seq);
+            tb_buf_reset(b);
+            PRINTF(b, "CREATE TEMP TABLE %s ON COMMIT DROP AS SELECT ",
+                   st->keep);
+            if (key_cols(b, st, NULL) < 0) goto oom;
+            PRINTF(b, " FROM %s WITH NO DATA", (const char *)st->qname.data);
+            if (tb_pgsink_run(s, (const char *)b->data,
+                              "making the snapshot sweep's key table",
+                              err) < 0) {
+                st->keep[0] = '\0';
+                return -1;
+            }
+        }
+        tb_buf_reset(b);
+        PRINTF(b, "COPY %s (", st->keep);
+        if (key_cols(b, st, NULL) < 0) goto oom;
+        PUT(b, st->binary ? ") FROM STDIN (FORMAT binary)" : ") FROM STDIN");
+        if (tb_pgsink_copy_begin(s, err) < 0) return -1;
+        s->copying = st;
+        s->copy_keep = true;
+        s->copy_binary = st->binary;
+        if (st->binary && tb_pgbin_put_header(&s->copy) < 0) goto oom;
+    }
+    return tb_pgsink_load_row(s, st, c->after, true, err);
+oom:
+    return tb_pgsink_nomem(err);
+}
+
+int tb_pgsink_sweeps(tb_sink *s, tb_buf *b)
+{
+    for (int i = 0; i < s->ntables; i++) {
+        stable *st = s->tables[i];
+        if (!st->keep[0]) continue;
+        tb_log_debug("target: %s: deleting rows whose key is gone",
+                     (const char *)st->qname.data);
+        PRINTF(b,
+               "ANALYZE %s;\nDELETE FROM %s t WHERE NOT EXISTS (SELECT 1 "
+               "FROM %s k WHERE ",
+               st->keep, (const char *)st->qname.data, st->keep);
+        for (int k = 0; k < st->nkeys; k++) {
+            const char *name = st->shape->cols[st->keys[k]].name;
+            PUT(b, k ? " AND k." : "k.");
+            IDENT(b, name);
+            PUT(b, " = t.");
+            IDENT(b, name);
+        }
+        PUT(b, ");\n");
+        st->keep[0] = '\0';
+    }
+    return 0;
+oom:
+    return -1;
 }

@@ -16,24 +16,27 @@
  * temporary slot's, at LSN S > C):
  *
  *  - A table cut off mid-copy goes on range by range: only its missing
- *    ranges are copied, at S. Ranges from two snapshots cannot simply be
- *    mixed (a row updated in between moves to another ctid), so the stream
- *    replays the table's changes from C to S over the copy, idempotently
- *    (source.replayed: inserts merge, deletes of missing rows do nothing),
- *    and the resumed copy also reads again every row of the committed
- *    ranges written after the first snapshot (xmin at or past its xmin):
- *    a row that moved into a committed range is there whole, with values
- *    an update left out (unchanged TOAST). With the replayed changes every
- *    row converges on the source's. This needs the table's ctids and
- *    shape to be those of the first snapshot: the "pg:<oid>:split" mark
- *    stores its split, relfilenode, shape hash and snapshot xmin, and a
- *    table rewritten (VACUUM FULL, CLUSTER, TRUNCATE) or changed in shape
- *    since is copied again whole. So is a table without a key (REPLICA
- *    IDENTITY FULL: replaying is not idempotent without a key).
+ *    ranges are copied, at S, and merged (upsert) into what is there.
+ *    Ranges from two snapshots do not fit together by themselves (a row
+ *    updated in between moves to another ctid, a deleted one leaves its
+ *    old copy behind), so the first remaining part also reads again every
+ *    row of the committed ranges written since the first snapshot (xmin at
+ *    or past its xmin: a row that moved arrives whole, with values an
+ *    update left out), and names every key the table has at S
+ *    (TB_OP_KEEP), so the target drops rows whose key is gone. The table
+ *    then equals the source at S, like a whole copy: the stream skips its
+ *    transactions that commit before S. This needs the ctids and shape of
+ *    the first snapshot: the "pg:<oid>:split" mark stores its split,
+ *    relfilenode, shape hash and snapshot xmin, each worker locks the
+ *    table and checks its relfilenode before reading it, and a table
+ *    rewritten (VACUUM FULL, CLUSTER, TRUNCATE) or changed in shape since
+ *    is copied again whole. So is a table without a key (REPLICA IDENTITY
+ *    FULL), whose rows cannot be merged.
  *  - Any other unfinished table is emptied and copied again whole at S,
  *    and the stream skips its transactions that commit before S (the new
  *    copy holds them), the rule PostgreSQL's own table synchronisation
- *    uses.
+ *    uses. A table's stream rule is learned back from its part marks: the
+ *    latest LSN among them.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,11 +83,11 @@ static int catalog_relation(tb_source *s, const pg_table_ref *ref,
              "a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '' "
              "ORDER BY a.attnum",
              ref->oid);
+    memset(rel, 0, sizeof *rel);
     *res = tb_pgconn_query(s->sql, sql, "reading table columns", TB_ERR_SOURCE,
                            err);
     if (!*res) return -1;
     int n = PQntuples(*res);
-    memset(rel, 0, sizeof *rel);
     rel->id = ref->oid;
     rel->nspname = ref->schema;
     rel->relname = ref->name;
@@ -104,15 +107,13 @@ static int catalog_relation(tb_source *s, const pg_table_ref *ref,
     return 0;
 }
 
-/* Remember that the stream must skip (or, replay: replay) relid's
- * transactions committing before lsn. */
-static int add_skip(tb_source *s, uint32_t relid, uint64_t lsn, bool replay,
-                    tb_error *err)
+/* Remember that the stream must skip relid's transactions committing
+ * before lsn (its copy holds them). */
+static int add_skip(tb_source *s, uint32_t relid, uint64_t lsn, tb_error *err)
 {
     for (int i = 0; i < s->nskips; i++)
         if (s->skips[i].relid == relid) {
             if (lsn > s->skips[i].lsn) s->skips[i].lsn = lsn;
-            s->skips[i].replay |= replay;
             return 0;
         }
     if (s->nskips == s->capskips) {
@@ -124,19 +125,14 @@ static int add_skip(tb_source *s, uint32_t relid, uint64_t lsn, bool replay,
     }
     s->skips[s->nskips].relid = relid;
     s->skips[s->nskips].lsn = lsn;
-    s->skips[s->nskips].replay = replay;
     s->nskips++;
     return 0;
 }
 
-uint64_t tb_pgsrc_skip_lsn(const tb_source *s, uint32_t relid, bool *replay)
+uint64_t tb_pgsrc_skip_lsn(const tb_source *s, uint32_t relid)
 {
-    *replay = false;
     for (int i = 0; i < s->nskips; i++)
-        if (s->skips[i].relid == relid) {
-            *replay = s->skips[i].replay;
-            return s->skips[i].lsn;
-        }
+        if (s->skips[i].relid == relid) return s->skips[i].lsn;
     return 0;
 }
 
@@ -184,14 +180,14 @@ static bool marked_all(const pg_marked *m)
     return m->n > 0 && !m->stale && m->have == m->n;
 }
 
-/* How the stream meets a table whose parts are all in, from start on:
- * parts from one later snapshot hold its early transactions (skip them);
- * parts from several (a resumed copy) need them replayed. */
+/* A table whose parts are all in equals its source at the latest of
+ * their snapshots (a resumed copy ends equal to its last one): the stream
+ * skips its transactions committing before that. */
 static int stream_rule(tb_source *s, uint32_t oid, const pg_marked *m,
                        uint64_t start, tb_error *err)
 {
     if (m->max <= start) return 0;
-    return add_skip(s, oid, m->max, m->min != m->max, err);
+    return add_skip(s, oid, m->max, err);
 }
 
 static int split_key(char *key, size_t n, uint32_t oid)
@@ -296,7 +292,7 @@ static int add_part(pg_snap *sn, const pg_table_ref *ref, int t, int64_t i,
     return 0;
 }
 
-/* The committed ranges of a resumed table, as a WHERE clause. */
+/* The committed ranges of a resumed table, as a WHERE clause; -1 on OOM. */
 static int recheck_ranges(tb_buf *b, const pg_split *sp, const pg_marked *m)
 {
     bool first = true;
@@ -306,11 +302,13 @@ static int recheck_ranges(tb_buf *b, const pg_split *sp, const pg_marked *m)
         while (j + 1 < sp->n && m->done[j + 1])
             j++;
         uint32_t lo = (uint32_t)(sp->pages * i / sp->n);
-        tb_buf_printf(b, "%s(ctid >= '(%u,0)'::tid", first ? "(" : " OR ", lo);
-        if (j < sp->n - 1)
-            tb_buf_printf(b, " AND ctid < '(%u,0)'::tid",
-                          (uint32_t)(sp->pages * (j + 1) / sp->n));
-        tb_buf_puts(b, ")");
+        if (tb_buf_printf(b, "%s(ctid >= '(%u,0)'::tid", first ? "(" : " OR ",
+                          lo) < 0 ||
+            (j < sp->n - 1 &&
+             tb_buf_printf(b, " AND ctid < '(%u,0)'::tid",
+                           (uint32_t)(sp->pages * (j + 1) / sp->n)) < 0) ||
+            tb_buf_puts(b, ")") < 0)
+            return -1;
         first = false;
     }
     return tb_buf_puts(b, first ? "false" : ")");
@@ -425,6 +423,7 @@ static int plan_resumed(tb_source *s, pg_snap *sn, const pg_table_ref *ref,
     }
     sn->keep[t] = true;
     sn->since[t] = sp->xmin;
+    sn->filenode[t] = sp->filenode;
     tb_buf w = TB_BUF_INIT;
     if (recheck_ranges(&w, sp, m) < 0 || tb_buf_reserve(&w, 1) < 0) {
         tb_buf_free(&w);
@@ -497,7 +496,7 @@ static int probe_open(tb_source *s, pg_snap *sn, tb_error *err)
     sn->probe = tb_pgsnap_import(s, sn->name, "source (snapshot plan)", err);
     if (!sn->probe) return -1;
     PGresult *r = tb_pgconn_query(
-        sn->probe, "SELECT pg_snapshot_xmin(pg_current_snapshot())",
+        sn->probe, "SELECT txid_snapshot_xmin(txid_current_snapshot())",
         "reading the snapshot", TB_ERR_SOURCE, err);
     if (!r) return -1;
     sn->xmin = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
@@ -518,6 +517,7 @@ static void snap_free(pg_snap *sn)
         tb_arena_free(&w->arena);
         tb_rowbuf_free(&w->row);
         tb_buf_free(&w->q);
+        free(w->checked);
     }
     free(sn->w);
     if (sn->probe) PQfinish(sn->probe);
@@ -526,6 +526,7 @@ static void snap_free(pg_snap *sn)
         free(sn->recheck[i]);
     free(sn->recheck);
     free(sn->since);
+    free(sn->filenode);
     free(sn->keep);
     free(sn->plan.tables);
     free(sn->plan.parts);
@@ -578,8 +579,9 @@ int tb_pgsrc_snapshot_plan(tb_source *s, const tb_marks *done, int workers,
     sn->keep = calloc((size_t)nt, sizeof *sn->keep);
     sn->recheck = calloc((size_t)nt, sizeof *sn->recheck);
     sn->since = calloc((size_t)nt, sizeof *sn->since);
+    sn->filenode = calloc((size_t)nt, sizeof *sn->filenode);
     if (!sn->plan.tables || !sn->rels || !sn->relkind || !sn->keep ||
-        !sn->recheck || !sn->since)
+        !sn->recheck || !sn->since || !sn->filenode)
         return tb_error_set(err, TB_ERR_NOMEM, "out of memory");
     if (workers < 1) workers = 1;
     int64_t chunk_pages = s->cfg->source.snapshot_chunk_mb * 128; /* 8 kB */
@@ -637,9 +639,9 @@ int tb_pgsrc_snapshot_plan(tb_source *s, const tb_marks *done, int workers,
                 rc = plan_resumed(s, sn, ref, &m, &sp, err);
             if (rc < 0) return -1;
             if (rc > 0) {
-                /* The stream replays what happened since the first copy. */
+                /* The resumed copy ends equal to the source at copy_lsn. */
                 if (copy_lsn > start &&
-                    add_skip(s, ref->oid, copy_lsn, true, err) < 0)
+                    add_skip(s, ref->oid, copy_lsn, err) < 0)
                     return -1;
                 continue;
             }
@@ -654,8 +656,7 @@ int tb_pgsrc_snapshot_plan(tb_source *s, const tb_marks *done, int workers,
                     add_stale(sn, done->v[k].key, err) < 0)
                     return -1;
             }
-            if (copy_lsn > start &&
-                add_skip(s, ref->oid, copy_lsn, false, err) < 0)
+            if (copy_lsn > start && add_skip(s, ref->oid, copy_lsn, err) < 0)
                 return -1;
             if (plan_whole(s, sn, ref, chunk_pages, workers, err) < 0)
                 return -1;
@@ -731,8 +732,12 @@ int tb_pgsrc_snapshot_plan(tb_source *s, const tb_marks *done, int workers,
     if (sn->plan.workers < 1) sn->plan.workers = 1;
     sn->w = calloc((size_t)sn->plan.workers, sizeof *sn->w);
     if (!sn->w) return tb_error_set(err, TB_ERR_NOMEM, "out of memory");
-    for (int i = 0; i < sn->plan.workers; i++)
+    for (int i = 0; i < sn->plan.workers; i++) {
         tb_arena_init(&sn->w[i].arena, 64 * 1024);
+        sn->w[i].checked = calloc((size_t)nt, 1);
+        if (!sn->w[i].checked)
+            return tb_error_set(err, TB_ERR_NOMEM, "out of memory");
+    }
     *plan = sn->plan;
     return 0;
 }

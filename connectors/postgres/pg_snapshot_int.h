@@ -17,10 +17,11 @@ typedef struct pg_part {
 
 /* A worker's connection and scratch memory. */
 typedef struct pg_worker {
-    PGconn *conn;   /* imports the exported snapshot */
-    tb_arena arena; /* one row's decoded values */
-    tb_rowbuf row;  /* one row's value arrays */
-    tb_buf q;       /* scratch: the COPY statement */
+    PGconn *conn;     /* imports the exported snapshot */
+    tb_arena arena;   /* one row's decoded values */
+    tb_rowbuf row;    /* one row's value arrays */
+    tb_buf q;         /* scratch: the COPY statement */
+    uint8_t *checked; /* per plan table: locked and checked (resumed) */
 } pg_worker;
 
 struct pg_snap {
@@ -32,6 +33,7 @@ struct pg_snap {
                             rows to read again ("" when none), then the
                             xmin they are read again from */
     uint64_t *since;     /* per plan table: that first snapshot's xmin */
+    uint32_t *filenode;  /* per plan table: the first copy's relfilenode */
     pg_part *parts;      /* aligned with plan.parts */
     char *stale_keys;    /* storage of plan.stale */
     int cap_stale;       /* entries stale_keys holds */

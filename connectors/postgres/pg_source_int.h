@@ -33,13 +33,10 @@ typedef struct pg_rel {
 } pg_rel;
 
 /* A table whose copy already holds its transactions committing before
- * lsn (copied from a later snapshot than where the stream starts). A copy
- * resumed range by range mixes snapshots: then those changes are not
- * skipped but replayed (marked source.replayed, applied idempotently). */
+ * lsn (copied from a later snapshot than where the stream starts). */
 typedef struct pg_skip {
     uint32_t relid; /* relation OID */
-    uint64_t lsn;   /* its changes in transactions committing before */
-    bool replay;    /* ... are replayed, not skipped */
+    uint64_t lsn;   /* skip its changes in transactions committing before */
 } pg_skip;
 
 typedef struct pg_snap pg_snap; /* a snapshot in progress (pg_snapshot.c) */
@@ -136,8 +133,8 @@ int tb_pgsrc_snapshot_copy(tb_source *s, int part, int worker,
 void tb_pgsrc_snapshot_end(tb_source *s, bool ok);
 
 /* LSN before which relid's transactions are skipped (its copy holds
- * them) or, with *replay set, replayed; 0 when none. */
-uint64_t tb_pgsrc_skip_lsn(const tb_source *s, uint32_t relid, bool *replay);
+ * them); 0 when none. */
+uint64_t tb_pgsrc_skip_lsn(const tb_source *s, uint32_t relid);
 
 /* Create the slot on the replication connection (export: keep its
  * snapshot for the copy); drop it. */

@@ -142,25 +142,13 @@ static void fill_source(const tb_source *s, tb_change *c)
     c->ts_ms = now_us() / 1000;
 }
 
-/* How a change of relid in the current transaction meets the table's
- * copy: -1 skip it (a later snapshot's copy holds it), 1 replay it (the
- * copy was resumed range by range, so the target may hold it or a later
- * state), 0 a plain change. */
-static int copy_rule(const tb_source *s, uint32_t relid)
-{
-    bool replay = false;
-    if (!s->nskips || s->final_lsn >= tb_pgsrc_skip_lsn(s, relid, &replay))
-        return 0;
-    return replay ? 1 : -1;
-}
-
 static int emit_change(tb_source *s, const tb_emit *emit, const tb_pgo_msg *m,
                        tb_error *err)
 {
     pg_rel *rel = tb_pgsrc_rel_find(s, m->u.change.rel->id);
     if (!rel || !rel->wanted || !rel->table) return 0;
-    int rule = copy_rule(s, rel->relid);
-    if (rule < 0) return 0;
+    /* The table's copy came from a later snapshot and holds this. */
+    if (s->nskips && s->final_lsn < tb_pgsrc_skip_lsn(s, rel->relid)) return 0;
     if (tb_pgsrc_announce(s, rel, emit, err) < 0) return -1;
     const tb_table *t = rel->table;
     if (tb_rowbuf_reserve(&s->row, t->ncols) < 0 &&
@@ -170,7 +158,6 @@ static int emit_change(tb_source *s, const tb_emit *emit, const tb_pgo_msg *m,
     memset(&c, 0, sizeof c);
     c.table = t;
     fill_source(s, &c);
-    c.source.replayed = rule > 0;
     const tb_pgo_tuple *oldt = &m->u.change.old, *newt = &m->u.change.new;
     if (m->type == TB_PGO_INSERT) {
         c.op = TB_OP_CREATE;
@@ -200,15 +187,14 @@ static int emit_truncate(tb_source *s, const tb_emit *emit, const tb_pgo_msg *m,
     for (int i = 0; i < m->u.truncate.nrels; i++) {
         pg_rel *rel = tb_pgsrc_rel_find(s, m->u.truncate.rels[i]->id);
         if (!rel || !rel->wanted || !rel->table) continue;
-        int rule = copy_rule(s, rel->relid);
-        if (rule < 0) continue;
+        if (s->nskips && s->final_lsn < tb_pgsrc_skip_lsn(s, rel->relid))
+            continue;
         if (tb_pgsrc_announce(s, rel, emit, err) < 0) return -1;
         tb_change c;
         memset(&c, 0, sizeof c);
         c.op = TB_OP_TRUNCATE;
         c.table = rel->table;
         fill_source(s, &c);
-        c.source.replayed = rule > 0;
         if (emit->change(emit->ctx, &c, err) < 0) return -1;
     }
     return 0;
