@@ -132,10 +132,12 @@ typedef enum tb_op {
     TB_OP_DELETE = 'd',
     TB_OP_READ = 'r', /* a row read by a snapshot */
     TB_OP_TRUNCATE = 't',
-    /* A resumed copy's sweep (after only: its key columns): this key exists
-     * at the copy's snapshot. Every row of the table whose key no 'k' of
-     * the same target transaction named is gone: the sink deletes it
-     * before that transaction commits. Not an event: never encoded. */
+    /* A resumed copy's sweep, in a snapshot part (after: its key columns):
+     * this key exists at the copy's snapshot. Every row of the table whose
+     * key no 'k' of the same target transaction named is gone: the sink
+     * deletes it before that transaction commits. The sweep starts with a
+     * 'k' whose after is NULL (no key: a table that is empty now is swept
+     * too). Not an event: never encoded. */
     TB_OP_KEEP = 'k'
 } tb_op;
 

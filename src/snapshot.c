@@ -103,7 +103,7 @@ static int w_change(void *ctx, const tb_change *c, tb_error *err)
                                c->table->name);
     if (w->r->c->kops->apply(w->sink, c, err) < 0) return -1;
     tb_crash_point("mid_batch");
-    atomic_fetch_add(&w->r->rows, 1);
+    if (c->op != TB_OP_KEEP) atomic_fetch_add(&w->r->rows, 1);
     return 0;
 }
 

@@ -194,9 +194,10 @@ oom:
  */
 int tb_pgsink_keep(tb_sink *s, stable *st, const tb_change *c, tb_error *err)
 {
-    if (!st->nkeys || !c->after)
+    if (!st->nkeys || !c->source.snapshot)
         return tb_error_set(err, TB_ERR_INTERNAL,
-                            "snapshot sweep of a table without key");
+                            "snapshot sweep of a table without key, or "
+                            "outside a snapshot part");
     if (s->copying != st || !s->copy_keep) {
         if (tb_pgsink_end_copying(s, err) < 0) return -1;
         tb_buf *b = &s->sql;
@@ -224,7 +225,8 @@ int tb_pgsink_keep(tb_sink *s, stable *st, const tb_change *c, tb_error *err)
         s->copy_binary = st->binary;
         if (st->binary && tb_pgbin_put_header(&s->copy) < 0) goto oom;
     }
-    return tb_pgsink_load_row(s, st, c->after, true, err);
+    /* No row: the sweep starts (the table may have no key left at all). */
+    return c->after ? tb_pgsink_load_row(s, st, c->after, true, err) : 0;
 oom:
     return tb_pgsink_nomem(err);
 }

@@ -479,6 +479,15 @@ PGconn *tb_pgsnap_import(tb_source *s, const char *name, const char *what,
     PGconn *c = tb_pgconn_open(s->cfg->source.dsn, s->cfg->source.password,
                                false, what, err);
     if (!c) return NULL;
+    /* Parts hold their tables' ACCESS SHARE locks to the end of the copy;
+     * one queued behind a DDL or VACUUM FULL that waits for another
+     * worker's lock would wait for ever: give up instead (the next run
+     * plans again). */
+    if (tb_pgconn_exec(c, "SET lock_timeout = '60s'", "setting lock_timeout",
+                       TB_ERR_SOURCE, err) < 0) {
+        PQfinish(c);
+        return NULL;
+    }
     snprintf(q, sizeof q, "SET TRANSACTION SNAPSHOT '%s'", name);
     if (tb_pgconn_exec(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
                        "starting the snapshot", TB_ERR_SOURCE, err) < 0 ||

@@ -241,8 +241,12 @@ static int finish_kept(pg_snap *sn, pg_worker *w, const pg_part *p,
         tb_error_set(err, TB_ERR_NOMEM, "out of memory");
         goto out;
     }
+    /* The sweep starts even if no key follows (the table is empty now). */
     c->op = TB_OP_KEEP;
-    rc = copy_rows(w, t, kc, nk, c, emit, &keys, err);
+    c->after = NULL;
+    rc = emit->change(emit->ctx, c, err);
+    c->after = w->row.after;
+    if (rc == 0) rc = copy_rows(w, t, kc, nk, c, emit, &keys, err);
     c->op = TB_OP_READ;
     if (rc == 0)
         tb_log_debug("snapshot: %s.%s: %lld rows of committed ranges read "

@@ -140,6 +140,27 @@ static void run_ok(void)
     tu_run_free(&r);
 }
 
+/* A run that must succeed and log needle (if not NULL). */
+static void run_logs(const char *needle)
+{
+    tu_run r = tu_run_once(config_path, NULL);
+    bool found = !needle || strstr(r.err, needle);
+    if (r.status != 0 || !found || getenv("TB_TEST_VERBOSE"))
+        print_error("tributary exit %d:\n%s\n", r.status, r.err);
+    assert_int_equal(r.status, 0);
+    assert_true(found);
+    tu_run_free(&r);
+}
+
+/* A run that the crash point (TB_CRASH_AT form) kills. */
+static void run_killed(const char *point)
+{
+    tu_run r = tu_run_once(config_path, point);
+    if (r.status != 128 + SIGKILL) print_error("%s\n", r.err);
+    assert_int_equal(r.status, 128 + SIGKILL);
+    tu_run_free(&r);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -485,12 +506,8 @@ static void test_crash_mid_snapshot(void **state)
     sql(srcdb, "INSERT INTO public.snap SELECT g %% 1000, md5(g::text) FROM "
                "generate_series(1, 50000) g");
     write_config("snap", "\"public.snap\"");
-    tu_run r = tu_run_once(config_path, "mid_batch:20000");
-    assert_int_equal(r.status, 128 + SIGKILL);
-    tu_run_free(&r);
-    r = tu_run_once(config_path, "before_commit:1");
-    assert_int_equal(r.status, 128 + SIGKILL);
-    tu_run_free(&r);
+    run_killed("mid_batch:20000");
+    run_killed("before_commit:1");
     sql(srcdb, "INSERT INTO public.snap VALUES (-1, 'after the crashes')");
     run_ok();
     assert_same("public.snap", "mirror.snap");
@@ -627,9 +644,7 @@ static void test_snapshot_range_resume(void **state)
                "END FROM generate_series(1, 40000) g");
     write_config_ex("rres", "\"public.rr\"",
                     ", \"snapshot_workers\": 2, \"snapshot_chunk_mb\": 1");
-    tu_run r = tu_run_once(config_path, "after_commit:3");
-    assert_int_equal(r.status, 128 + SIGKILL);
-    tu_run_free(&r);
+    run_killed("after_commit:3");
     char *before = part_marks("rres");
     assert_true(strlen(before) > 0);
 
@@ -651,8 +666,8 @@ static void test_snapshot_range_resume(void **state)
     sql(srcdb, "VACUUM FREEZE public.rr");
 
     /* Resume, and die before the stream's first commit: the next run
-     * learns from the marks that the changes since the first snapshot are
-     * to be replayed, not skipped. */
+     * learns from the marks what the resumed copy holds (the stream skips
+     * the table's changes before its snapshot). */
     int marked = 0, n = -1;
     for (const char *q = strstr(before, "pg:"); q; q = strstr(q + 1, "pg:")) {
         marked++;
@@ -660,7 +675,7 @@ static void test_snapshot_range_resume(void **state)
     }
     char at[64];
     snprintf(at, sizeof at, "before_commit:%d", n - marked + 1);
-    r = tu_run_once(config_path, at);
+    tu_run r = tu_run_once(config_path, at);
     if (r.status != 128 + SIGKILL) print_error("%s\n", r.err);
     assert_int_equal(r.status, 128 + SIGKILL);
     int have = -1;
@@ -699,17 +714,10 @@ static void test_snapshot_range_resume(void **state)
                "generate_series(1, 30000) g");
     write_config_ex("rrew", "\"public.rw\"",
                     ", \"snapshot_workers\": 2, \"snapshot_chunk_mb\": 1");
-    r = tu_run_once(config_path, "after_commit:2");
-    assert_int_equal(r.status, 128 + SIGKILL);
-    tu_run_free(&r);
+    run_killed("after_commit:2");
     sql(srcdb, "DELETE FROM public.rw WHERE id %% 2 = 0");
     sql(srcdb, "VACUUM FULL public.rw");
-    r = tu_run_once(config_path, NULL);
-    if (r.status != 0) print_error("%s\n", r.err);
-    assert_int_equal(r.status, 0);
-    assert_non_null(strstr(r.err, "public.rw copied again whole: it was "
-                                  "rewritten"));
-    tu_run_free(&r);
+    run_logs("public.rw copied again whole: it was rewritten");
     assert_same("public.rw", "mirror.rw");
 }
 
@@ -728,19 +736,29 @@ static void test_range_resume_key_reuse(void **state)
                "generate_series(1, 40000) g");
     write_config_ex("rbug", "\"public.rb\"",
                     ", \"snapshot_workers\": 1, \"snapshot_chunk_mb\": 1");
-    tu_run r = tu_run_once(config_path, "after_commit:1");
-    assert_int_equal(r.status, 128 + SIGKILL);
-    tu_run_free(&r);
+    run_killed("after_commit:1");
     sql(srcdb, "DELETE FROM public.rb WHERE id = 1 OR id BETWEEN 30000 AND "
                "36000");
     sql(srcdb, "UPDATE public.rb SET id = 1 WHERE id = 2");
-    r = tu_run_once(config_path, NULL);
-    if (r.status != 0 || !strstr(r.err, "snapshot: resuming public.rb"))
-        print_error("%s\n", r.err);
-    assert_int_equal(r.status, 0);
-    assert_non_null(strstr(r.err, "snapshot: resuming public.rb"));
-    tu_run_free(&r);
+    run_logs("snapshot: resuming public.rb");
     assert_same("public.rb", "mirror.rb");
+}
+
+/* Every row deleted while the agent is down (no TRUNCATE, so the table
+ * still resumes): the resumed copy finds no key at all and still removes
+ * the rows of the first copy (found by review). */
+static void test_range_resume_emptied(void **state)
+{
+    (void)state;
+    sql(srcdb, "CREATE TABLE public.re0 (id bigint PRIMARY KEY, pad text)");
+    sql(srcdb, "INSERT INTO public.re0 SELECT g, repeat(md5(g::text), 6) FROM "
+               "generate_series(1, 40000) g");
+    write_config_ex("rempty", "\"public.re0\"",
+                    ", \"snapshot_workers\": 1, \"snapshot_chunk_mb\": 1");
+    run_killed("after_commit:1");
+    sql(srcdb, "DELETE FROM public.re0");
+    run_logs("snapshot: resuming public.re0");
+    assert_same("public.re0", "mirror.re0");
 }
 
 /* A table that joined a streaming pipeline, cut off mid-copy, leaves the
@@ -761,20 +779,13 @@ static void test_range_resume_joined_gap(void **state)
     sql(srcdb, "INSERT INTO public.jg2 SELECT g, repeat(md5(g::text), 6) FROM "
                "generate_series(1, 40000) g");
     write_config_ex("jgap", "\"public.jg1\", \"public.jg2\"", opts);
-    tu_run r = tu_run_once(config_path, "after_commit:1");
-    assert_int_equal(r.status, 128 + SIGKILL);
-    tu_run_free(&r);
+    run_killed("after_commit:1");
     write_config_ex("jgap", "\"public.jg1\"", opts);
     sql(srcdb, "DELETE FROM public.jg2 WHERE id <= 100");
     sql(srcdb, "UPDATE public.jg1 SET v = 'b'");
     run_ok();
     write_config_ex("jgap", "\"public.jg1\", \"public.jg2\"", opts);
-    r = tu_run_once(config_path, NULL);
-    if (r.status != 0 || !strstr(r.err, "snapshot: resuming public.jg2"))
-        print_error("%s\n", r.err);
-    assert_int_equal(r.status, 0);
-    assert_non_null(strstr(r.err, "snapshot: resuming public.jg2"));
-    tu_run_free(&r);
+    run_logs("snapshot: resuming public.jg2");
     assert_same("public.jg1", "mirror.jg1");
     assert_same("public.jg2", "mirror.jg2");
 }
@@ -818,11 +829,9 @@ static void test_snapshot_slot_gone(void **state)
                "500) g");
     write_config_ex("gone", "\"public.g1\", \"public.g2\"",
                     ", \"snapshot_workers\": 1, \"slot\": \"gone_slot\"");
-    tu_run r = tu_run_once(config_path, "after_commit:1");
-    assert_int_equal(r.status, 128 + SIGKILL);
-    tu_run_free(&r);
+    run_killed("after_commit:1");
     sql(srcdb, "SELECT pg_drop_replication_slot('gone_slot')");
-    r = tu_run_once(config_path, NULL);
+    tu_run r = tu_run_once(config_path, NULL);
     assert_int_not_equal(r.status, 0);
     if (!tu_contains(r.err, "cannot resume")) print_error("%s\n", r.err);
     assert_true(tu_contains(r.err, "cannot resume"));
@@ -996,6 +1005,7 @@ int main(void)
         cmocka_unit_test(test_snapshot_range_resume),
         cmocka_unit_test(test_range_resume_key_reuse),
         cmocka_unit_test(test_range_resume_joined_gap),
+        cmocka_unit_test(test_range_resume_emptied),
         cmocka_unit_test(test_same_name_refused),
         cmocka_unit_test(test_table_joins_later),
         cmocka_unit_test(test_snapshot_slot_gone),
