@@ -6,7 +6,9 @@
  * reached) or "name:N" (the N-th time). Tests use it to stop the agent at
  * exact instants (mid-batch, between the target commit and the source
  * acknowledgement) and check that a restart loses nothing and applies
- * nothing twice. Costs one branch when TB_CRASH_AT is unset.
+ * nothing twice. TB_PAUSE_AT="name:MS" sleeps MS milliseconds the first
+ * time that point is reached instead (a test changes the source meanwhile).
+ * Costs one branch when neither is set.
  */
 #ifndef TB_CRASH_H
 #define TB_CRASH_H

@@ -790,6 +790,48 @@ static void test_range_resume_joined_gap(void **state)
     assert_same("public.jg2", "mirror.jg2");
 }
 
+/* A resumed table rewritten after its copy was planned, before a worker
+ * reads it (its ctids are not the first copy's any more): the worker's
+ * check stops that run, and the next one copies the table whole. */
+static void test_range_resume_rewritten_late(void **state)
+{
+    (void)state;
+    sql(srcdb, "CREATE TABLE public.rl (id bigint PRIMARY KEY, pad text)");
+    sql(srcdb, "INSERT INTO public.rl SELECT g, repeat(md5(g::text), 6) FROM "
+               "generate_series(1, 40000) g");
+    write_config_ex("rlate", "\"public.rl\"",
+                    ", \"snapshot_workers\": 1, \"snapshot_chunk_mb\": 1");
+    run_killed("after_commit:1");
+    sql(srcdb, "DELETE FROM public.rl WHERE id %% 2 = 0");
+    /* The next run pauses once its copy is planned and the target made
+     * ready; the table is rewritten meanwhile. */
+    char *log = NULL;
+    assert_true(asprintf(&log, "%s/rlate.log", dir) > 0);
+    setenv("TB_PAUSE_AT", "snapshot_start:3000", 1);
+    int pid = tu_spawn((char *const[]){(char *)tu_bin(), "run", "--once", "-c",
+                                       config_path, NULL},
+                       log);
+    unsetenv("TB_PAUSE_AT");
+    char *text = NULL;
+    for (int i = 0; i < 200 && !(text && strstr(text, "pausing")); i++) {
+        usleep(50 * 1000);
+        free(text);
+        text = tu_read_file(log);
+    }
+    sql(srcdb, "VACUUM FULL public.rl");
+    int status = tu_wait(pid);
+    free(text);
+    text = tu_read_file(log);
+    bool said = text && strstr(text, "table public.rl was rewritten");
+    if (status == 0 || !said) print_error("%s\n", text ? text : "(no log)");
+    assert_int_not_equal(status, 0);
+    assert_true(said);
+    free(text);
+    free(log);
+    run_logs("public.rl copied again whole: it was rewritten");
+    assert_same("public.rl", "mirror.rl");
+}
+
 /* Two source tables of one name in two schemas would mix in one target
  * table: refused, naming both, before any row is written. */
 static void test_same_name_refused(void **state)
@@ -1006,6 +1048,7 @@ int main(void)
         cmocka_unit_test(test_range_resume_key_reuse),
         cmocka_unit_test(test_range_resume_joined_gap),
         cmocka_unit_test(test_range_resume_emptied),
+        cmocka_unit_test(test_range_resume_rewritten_late),
         cmocka_unit_test(test_same_name_refused),
         cmocka_unit_test(test_table_joins_later),
         cmocka_unit_test(test_snapshot_slot_gone),

@@ -26,6 +26,10 @@ typedef struct tu_run {
 /* Run argv (argv[0] is a path) with stdout and stderr captured. */
 tu_run tu_exec(char *const argv[]);
 
+/* The whole content of a file (malloc'd, NUL-terminated), or NULL when it
+ * cannot be read. */
+char *tu_read_file(const char *path);
+
 /* Start argv in the background with stdout and stderr appended to log.
  * Returns the child's pid. */
 int tu_spawn(char *const argv[], const char *log);
