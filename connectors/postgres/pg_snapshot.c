@@ -65,7 +65,7 @@ typedef struct pg_marked {
     int n;              /* parts in the split, 0 when none is marked */
     int have;           /* parts marked */
     bool stale;         /* marks of two splits, or unreadable */
-    uint64_t min, max;  /* lowest and highest LSN among them */
+    uint64_t max;       /* highest LSN among them */
     uint8_t done[1024]; /* part i committed */
 } pg_marked;
 
@@ -169,7 +169,6 @@ static void marked_parts(const tb_marks *done, uint32_t oid, pg_marked *m)
         if (m->done[i]) continue;
         m->done[i] = 1;
         m->have++;
-        if (!m->min || l < m->min) m->min = l;
         if (l > m->max) m->max = l;
     }
 }
@@ -550,7 +549,7 @@ static void snap_free(pg_snap *sn)
 }
 
 /* Streaming: learn from the marks which tables' early transactions an
- * earlier run's copy already holds (or needs replayed). */
+ * earlier run's copy already holds. */
 static int learn_rules(tb_source *s, const tb_marks *done, tb_error *err)
 {
     for (int i = 0; i < s->ntables; i++) {
