@@ -125,8 +125,11 @@ static int copy_rows(pg_worker *w, const tb_table *t, const int *cols,
 {
     PGresult *r = PQexec(w->conn, (char *)w->q.data);
     if (PQresultStatus(r) != PGRES_COPY_OUT) {
+        const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
         tb_error_set(err, TB_ERR_SOURCE, "copying %s.%s failed: %s", t->schema,
                      t->name, tb_pgconn_error(w->conn));
+        /* lock_timeout behind a DDL: a later attempt may get through. */
+        if (state && strcmp(state, "55P03") == 0) tb_error_retriable(err);
         PQclear(r);
         return -1;
     }
@@ -207,12 +210,15 @@ static int check_kept(const pg_snap *sn, pg_worker *w, int table, tb_error *err)
     if (!r) return -1;
     uint32_t now = (uint32_t)strtoul(PQgetvalue(r, 0, 0), NULL, 10);
     PQclear(r);
-    if (now != sn->filenode[table])
-        return tb_error_set(err, TB_ERR_SOURCE,
-                            "table %s.%s was rewritten (VACUUM FULL, CLUSTER "
-                            "or TRUNCATE) while its copy resumed: the next "
-                            "run copies it again whole",
-                            t->schema, t->name);
+    if (now != sn->filenode[table]) {
+        /* Retried: the next attempt plans again and copies it whole. */
+        tb_error_set(err, TB_ERR_SOURCE,
+                     "table %s.%s was rewritten (VACUUM FULL, CLUSTER or "
+                     "TRUNCATE) while its copy resumed: the next attempt "
+                     "copies it again whole",
+                     t->schema, t->name);
+        return tb_error_retriable(err);
+    }
     w->checked[table] = 1;
     return 0;
 }
