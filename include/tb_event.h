@@ -168,6 +168,13 @@ typedef struct tb_change {
     int64_t ts_ms; /* when tributary processed it, ms since epoch */
 } tb_change;
 
+/* c becomes a snapshot row (op 'r') of t with values after, read at
+ * position (kept by pointer) in pipeline name, committed at commit_us. */
+void tb_change_init_read(tb_change *c, const tb_table *t, const tb_value *after,
+                         const char *connector, const char *name,
+                         const char *db, const char *position,
+                         int64_t commit_us);
+
 /* Reusable before/after value arrays a source fills for one change. */
 typedef struct tb_rowbuf {
     tb_value *before; /* cap values */

@@ -143,6 +143,25 @@ int tb_table_nkeys(const tb_table *t)
     return n;
 }
 
+void tb_change_init_read(tb_change *c, const tb_table *t, const tb_value *after,
+                         const char *connector, const char *name,
+                         const char *db, const char *position,
+                         int64_t commit_us)
+{
+    memset(c, 0, sizeof *c);
+    c->op = TB_OP_READ;
+    c->table = t;
+    c->after = after;
+    c->source.connector = connector;
+    c->source.name = name;
+    c->source.db = db;
+    c->source.position = position;
+    c->source.txid = -1;
+    c->source.commit_us = commit_us;
+    c->source.snapshot = true;
+    c->ts_ms = commit_us / 1000;
+}
+
 int tb_rowbuf_reserve(tb_rowbuf *b, int n)
 {
     if (n <= b->cap) return 0;

@@ -716,18 +716,8 @@ int tb_mysrc_snapshot_copy(tb_source *s, int part, int worker,
         return tb_error_set(err, TB_ERR_SOURCE, "copying %s failed: %s", key,
                             mysql_error(w->sql));
     tb_change c;
-    memset(&c, 0, sizeof c);
-    c.op = TB_OP_READ;
-    c.table = t;
-    c.after = w->row.after;
-    c.source.connector = "mysql";
-    c.source.name = s->cfg->name;
-    c.source.db = p->tab->db;
-    c.source.position = w->text.text;
-    c.source.txid = -1;
-    c.source.commit_us = tx.commit_us;
-    c.source.snapshot = true;
-    c.ts_ms = tx.commit_us / 1000;
+    tb_change_init_read(&c, t, w->row.after, "mysql", s->cfg->name, p->tab->db,
+                        w->text.text, tx.commit_us);
     long long n = 0;
     int rc = emit->begin(emit->ctx, &tx, err);
     MYSQL_ROW row;

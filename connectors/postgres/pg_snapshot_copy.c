@@ -283,20 +283,10 @@ int tb_pgsrc_snapshot_copy(tb_source *s, int part, int worker,
     tx.commit_us = sn->commit_us;
     snprintf(tx.end.text, sizeof tx.end.text, "%s", sn->lsn);
     tb_change c;
-    memset(&c, 0, sizeof c);
-    c.op = TB_OP_READ;
-    c.table = t;
-    c.after = w->row.after;
-    c.source.connector = "postgresql";
-    c.source.name = s->cfg->name;
-    c.source.db = s->dbname;
-    c.source.position = sn->lsn;
-    c.source.txid = -1;
-    c.source.commit_us = sn->commit_us;
-    c.source.snapshot = true;
+    tb_change_init_read(&c, t, w->row.after, "postgresql", s->cfg->name,
+                        s->dbname, sn->lsn, sn->commit_us);
     /* A resumed table holds rows already: these merge into them. */
     c.source.replayed = sn->keep[p->table];
-    c.ts_ms = sn->commit_us / 1000;
     long long rows = 0;
     if (part_query(sn, p, &w->q) < 0)
         return tb_error_set(err, TB_ERR_NOMEM, "out of memory");
