@@ -233,28 +233,14 @@ static int setup(void **state)
     pgport = getenv("TB_PG_PORT");
     myhost = getenv("TB_MY_HOST");
     myport = getenv("TB_MY_PORT");
-    if (!pghost || !pgport || !myhost || !myport) {
-        fprintf(stderr, "TB_PG_* / TB_MY_* are not set: run the tests through "
-                        "scripts/servers.sh run\n");
-        return -1;
-    }
     dir = tu_tempdir();
-    snprintf(mydb, sizeof mydb, "my_src_%d", (int)getpid());
-    snprintf(pgdb, sizeof pgdb, "my_dw_%d", (int)getpid());
-    tu_my("CREATE DATABASE %s CHARACTER SET utf8mb4", mydb);
-    char q[256];
-    snprintf(q, sizeof q, "CREATE DATABASE %s", pgdb);
-    tu_pg("postgres", q);
-    return 0;
+    return tu_dbpair_create("my_src", mydb, sizeof mydb, pgdb, sizeof pgdb);
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    tu_my("DROP DATABASE IF EXISTS %s", mydb);
-    char q[256];
-    snprintf(q, sizeof q, "DROP DATABASE IF EXISTS %s WITH (FORCE)", pgdb);
-    tu_pg("postgres", q);
+    tu_dbpair_drop(mydb, pgdb);
     tu_rmtree(dir);
     free(dir);
     free(config_path);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dbutil.h"
 
@@ -141,4 +142,30 @@ char *tu_pg_rows(const char *db, const char *q)
     PQclear(r);
     PQfinish(c);
     return out;
+}
+
+int tu_dbpair_create(const char *prefix, char *mydb, size_t mycap, char *pgdb,
+                     size_t pgcap)
+{
+    if (!getenv("TB_PG_HOST") || !getenv("TB_PG_PORT") ||
+        !getenv("TB_MY_HOST") || !getenv("TB_MY_PORT")) {
+        fprintf(stderr, "TB_PG_* / TB_MY_* are not set: run the tests through "
+                        "scripts/servers.sh run\n");
+        return -1;
+    }
+    snprintf(mydb, mycap, "%s_%d", prefix, (int)getpid());
+    snprintf(pgdb, pgcap, "%s_dw_%d", prefix, (int)getpid());
+    tu_my("CREATE DATABASE %s CHARACTER SET utf8mb4", mydb);
+    char q[256];
+    snprintf(q, sizeof q, "CREATE DATABASE %s", pgdb);
+    tu_pg("postgres", q);
+    return 0;
+}
+
+void tu_dbpair_drop(const char *mydb, const char *pgdb)
+{
+    tu_my("DROP DATABASE IF EXISTS %s", mydb);
+    char q[256];
+    snprintf(q, sizeof q, "DROP DATABASE IF EXISTS %s WITH (FORCE)", pgdb);
+    tu_pg("postgres", q);
 }

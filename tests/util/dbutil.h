@@ -25,4 +25,12 @@ void tu_pg(const char *db, const char *q);
 /* Rows of a query on db in tu_my_rows' text form. */
 char *tu_pg_rows(const char *db, const char *q);
 
+/* A test's MariaDB source database and PostgreSQL target database, both
+ * named "<prefix>_<pid>" / "<prefix>_dw_<pid>", made fresh; -1 (with a
+ * message) when the servers' variables are not set. */
+int tu_dbpair_create(const char *prefix, char *mydb, size_t mycap, char *pgdb,
+                     size_t pgcap);
+/* Drop both databases. */
+void tu_dbpair_drop(const char *mydb, const char *pgdb);
+
 #endif
