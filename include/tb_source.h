@@ -25,6 +25,10 @@ typedef struct tb_tx {
     tb_position end;   /* position to store once the tx is applied */
     int64_t txid;      /* source transaction id, -1 when unknown */
     int64_t commit_us; /* commit time, microseconds since the epoch */
+    bool tentative;    /* begin only: applied before the source knows it
+                          commits (a large transaction streamed while in
+                          progress); emit->abort may void it instead of a
+                          commit */
 } tb_tx;
 
 /* Callbacks the core passes to poll(). Each returns 0 or -1 with err set;
@@ -42,6 +46,10 @@ typedef struct tb_emit {
     /* Progress without data (idle source, filtered tables): the core may
      * store and acknowledge pos once everything before it is committed. */
     int (*progress)(void *ctx, const tb_position *pos, tb_error *err);
+    /* Optional (NULL: never begin tentatively): the transaction begun
+     * tentatively is void, nothing of it is applied; the source sends it
+     * again from its own copy if it commits. */
+    int (*abort)(void *ctx, tb_error *err);
 } tb_emit;
 
 typedef struct tb_source_ops {

@@ -165,7 +165,10 @@ out:
 static int on_begin(void *ctx, const tb_tx *tx, tb_error *err)
 {
     pipeline *p = ctx;
-    (void)tx;
+    /* A tentative transaction gets a target transaction of its own, so
+     * voiding it voids nothing else. */
+    if (tx->tentative && p->in_batch && p->pending_set && flush(p, err) < 0)
+        return -1;
     if (open_batch(p, err) < 0) return -1;
     p->in_tx = true;
     return 0;
@@ -200,6 +203,17 @@ static int on_commit(void *ctx, const tb_tx *tx, tb_error *err)
     if (p->batch_rows >= p->cfg->batch.max_rows ||
         p->batch_bytes >= p->cfg->batch.max_bytes)
         return flush(p, err);
+    return 0;
+}
+
+/* The tentative transaction (alone in its batch) is void. */
+static int on_abort(void *ctx, tb_error *err)
+{
+    pipeline *p = ctx;
+    (void)err;
+    if (p->in_batch) p->kops->abort(p->sink);
+    p->in_batch = p->in_tx = p->pending_set = false;
+    p->batch_rows = p->batch_bytes = 0;
     return 0;
 }
 
@@ -279,8 +293,8 @@ static int session(pipeline *p, bool once, tb_position *end, bool *have_end,
         p->batches++;
         if (p->sops->ack(p->src, &p->committed, err) < 0) return -1;
     }
-    const tb_emit emit = {p,         on_table,  on_begin,
-                          on_change, on_commit, on_progress};
+    const tb_emit emit = {p,         on_table,    on_begin, on_change,
+                          on_commit, on_progress, on_abort};
     for (;;) {
         if (tb_signals_stop) {
             tb_log_info("stop requested");

@@ -85,6 +85,8 @@ struct tb_source {
     pg_stream_tx *streams;
     int nstreams, capstreams;
     pg_stream_tx *cur_stream; /* between Stream Start and Stream Stop */
+    uint32_t spec_xid;        /* streamed transaction applied tentatively
+                                 while it arrives (0: none) */
     /* snapshot */
     bool need_snapshot;      /* copy tables before streaming */
     bool slot_exists;        /* the slot existed at open (no position) */

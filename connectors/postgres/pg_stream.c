@@ -256,6 +256,7 @@ static void stream_drop(tb_source *s, pg_stream_tx *st)
 
 void tb_pgsrc_streams_free(tb_source *s)
 {
+    s->spec_xid = 0;
     while (s->nstreams)
         stream_drop(s, &s->streams[0]);
     free(s->streams);
@@ -321,12 +322,69 @@ static bool stream_aborted(const pg_stream_tx *st, uint32_t subxid)
 static int handle_plain(tb_source *s, const tb_emit *emit, const tb_pgo_msg *m,
                         tb_error *err);
 
+/*
+ * Tentative apply: the first segment of a streamed transaction that is the
+ * only one in progress begins a tentative transaction in the core, and its
+ * changes are applied as they arrive (they are spilled too). Its Stream
+ * Commit commits it; anything that could put another transaction's commit
+ * before it (a plain transaction, another stream) or take part of it back
+ * (Stream Abort, also of a subtransaction) voids it, and the spill file
+ * replays it at its commit as before. Not with per-table skip rules: they
+ * need the commit LSN up front.
+ */
+static int spec_begin(tb_source *s, const tb_emit *emit, uint32_t xid,
+                      tb_error *err)
+{
+    if (!emit->abort || s->nskips || s->in_tx || s->nstreams != 1) return 0;
+    tb_log_debug("streamed xid %u: applying it while it arrives", xid);
+    s->spec_xid = xid;
+    s->in_tx = true;
+    s->skip_tx = false;
+    s->xid = xid;
+    s->final_lsn = 0;
+    s->commit_us = 0;
+    /* Events carry where the transaction stood; its commit is unknown. */
+    tb_pgsrc_lsn_text(s->received_lsn, s->pos_text, sizeof s->pos_text);
+    tb_tx tx;
+    memset(&tx, 0, sizeof tx);
+    tx.txid = xid;
+    tx.tentative = true;
+    return emit->begin(emit->ctx, &tx, err);
+}
+
+static int spec_abort(tb_source *s, const tb_emit *emit, tb_error *err)
+{
+    if (!s->spec_xid) return 0;
+    tb_log_debug("streamed xid %u: tentative apply voided; applied from the "
+                 "spill file at its commit",
+                 s->spec_xid);
+    s->spec_xid = 0;
+    s->in_tx = false;
+    return emit->abort(emit->ctx, err);
+}
+
 /* Stream Commit: replay the spilled changes as one transaction. */
 static int stream_commit(tb_source *s, const tb_emit *emit, const tb_pgo_msg *m,
                          tb_error *err)
 {
     pg_stream_tx *st = stream_find(s, m->xid);
     int rc = -1;
+    if (s->spec_xid && s->spec_xid == m->xid) {
+        /* Applied while it arrived: commit it. */
+        s->spec_xid = 0;
+        if (m->u.commit.commit_lsn < s->resume_lsn) {
+            /* Already in the target (cannot happen: the server streams
+             * only past the start point); void the second copy. */
+            s->in_tx = false;
+            rc = emit->abort(emit->ctx, err);
+        } else {
+            s->final_lsn = m->u.commit.commit_lsn;
+            s->commit_us = tb_pgwire_pg_to_unix_us(m->u.commit.commit_time);
+            rc = tx_commit(s, emit, m->u.commit.end_lsn, err);
+        }
+        if (st) stream_drop(s, st);
+        return rc;
+    }
     uint8_t *buf = NULL;
     size_t cap = 0;
     if (tx_begin(s, emit, m->xid, m->u.commit.commit_lsn,
@@ -378,6 +436,8 @@ static int handle_plain(tb_source *s, const tb_emit *emit, const tb_pgo_msg *m,
     pg_rel *rel;
     switch (m->type) {
     case TB_PGO_BEGIN:
+        /* This one commits before the tentative one. */
+        if (spec_abort(s, emit, err) < 0) return -1;
         return tx_begin(s, emit, m->u.begin.xid, m->u.begin.final_lsn,
                         m->u.begin.commit_time, err);
     case TB_PGO_COMMIT:
@@ -414,7 +474,12 @@ static int handle_xlog(tb_source *s, const tb_emit *emit, const uint8_t *data,
                                 len);
         uint32_t subxid = (uint32_t)data[1] << 24 | (uint32_t)data[2] << 16 |
                           (uint32_t)data[3] << 8 | data[4];
-        return stream_spill(s, data, len, subxid, err);
+        if (stream_spill(s, data, len, subxid, err) < 0) return -1;
+        if (!s->spec_xid || s->cur_stream->xid != s->spec_xid) return 0;
+        tb_pgo_msg cm;
+        if (tb_pgo_decode(s->dec, data, len, &cm, &s->arena, err) < 0)
+            return -1;
+        return handle_plain(s, emit, &cm, err);
     }
     tb_pgo_msg m;
     if (tb_pgo_decode(s->dec, data, len, &m, &s->arena, err) < 0) return -1;
@@ -424,13 +489,22 @@ static int handle_xlog(tb_source *s, const tb_emit *emit, const uint8_t *data,
                m.xid);
     switch (m.type) {
     case TB_PGO_STREAM_START:
-        return stream_open(s, m.u.stream_start.xid, err);
+        /* Another transaction in progress may commit first. */
+        if (s->spec_xid && s->spec_xid != m.u.stream_start.xid &&
+            spec_abort(s, emit, err) < 0)
+            return -1;
+        if (stream_open(s, m.u.stream_start.xid, err) < 0) return -1;
+        return m.u.stream_start.first && !s->spec_xid
+                   ? spec_begin(s, emit, m.u.stream_start.xid, err)
+                   : 0;
     case TB_PGO_STREAM_STOP:
         s->cur_stream = NULL;
         return 0;
     case TB_PGO_STREAM_COMMIT:
         return stream_commit(s, emit, &m, err);
     case TB_PGO_STREAM_ABORT: {
+        if (s->spec_xid == m.u.stream_abort.xid && spec_abort(s, emit, err) < 0)
+            return -1;
         pg_stream_tx *st = stream_find(s, m.u.stream_abort.xid);
         if (!st) return 0;
         if (m.u.stream_abort.subxid == m.u.stream_abort.xid) {

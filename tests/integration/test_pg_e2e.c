@@ -108,6 +108,8 @@ static char *config_path;
 
 /* Each scenario is its own pipeline (own slot, state row and registry), so
  * every scenario starts with a snapshot of its tables. */
+static const char *log_level = "info"; /* of the configs written next */
+
 static void write_config_ex(const char *name, const char *tables,
                             const char *source_extra)
 {
@@ -119,9 +121,10 @@ static void write_config_ex(const char *name, const char *tables,
              " \"target\": {\"type\": \"postgres\", \"dsn\": \"host=%s "
              "port=%s user=postgres dbname=%s\", \"schema\": \"mirror\"},\n"
              " \"registry\": {\"path\": \"registry-%s\"},\n"
+             " \"log\": {\"level\": \"%s\"},\n"
              " \"batch\": {\"max_rows\": 5000}\n}\n",
              name, (int)getpid(), host, port, srcdb, tables, source_extra, host,
-             port, dwdb, name);
+             port, dwdb, name, log_level);
     free(config_path);
     config_path = tu_write_file(dir, "e2e.json", text);
 }
@@ -832,6 +835,72 @@ static void test_range_resume_rewritten_late(void **state)
     assert_same("public.rl", "mirror.rl");
 }
 
+/* Streamed transactions (over logical_decoding_work_mem) are applied while
+ * they arrive, and committed at their Stream Commit; one that a plain
+ * transaction commits inside, one with a rolled-back savepoint and one
+ * rolled back fall back to the spill file. All end equal, and a SIGKILL in
+ * the middle of a tentative apply loses nothing. */
+static void test_streamed_tentative(void **state)
+{
+    (void)state;
+    sql(srcdb, "CREATE TABLE public.st1 (id int PRIMARY KEY, v text)");
+    sql(srcdb, "CREATE TABLE public.st2 (id int PRIMARY KEY, v text)");
+    sql(srcdb, "INSERT INTO public.st1 SELECT g, 'a' FROM generate_series(1, "
+               "100) g");
+    log_level = "debug";
+    write_config("stent", "\"public.st1\", \"public.st2\"");
+    log_level = "info";
+    run_ok();
+    sql("postgres", "ALTER DATABASE %s SET logical_decoding_work_mem = '64kB'",
+        srcdb);
+    /* Streamed, alone: applied while it arrives. */
+    sql(srcdb, "INSERT INTO public.st2 SELECT g, repeat('x', 100) FROM "
+               "generate_series(1, 20000) g");
+    /* A plain transaction commits while a streamed one is in progress. */
+    PGconn *a = connect_db(srcdb);
+    PGresult *r = PQexec(a, "BEGIN; INSERT INTO public.st2 SELECT g, 'y' FROM "
+                            "generate_series(20001, 40000) g");
+    PQclear(r);
+    sql(srcdb, "UPDATE public.st1 SET v = 'b' WHERE id <= 10");
+    r = PQexec(a, "INSERT INTO public.st2 SELECT g, 'y' FROM "
+                  "generate_series(40001, 50000) g; COMMIT");
+    PQclear(r);
+    /* A savepoint rolled back inside a streamed transaction. */
+    r = PQexec(a, "BEGIN; INSERT INTO public.st2 SELECT g, 'z' FROM "
+                  "generate_series(50001, 60000) g; SAVEPOINT s; "
+                  "INSERT INTO public.st2 SELECT g, 'gone' FROM "
+                  "generate_series(60001, 70000) g; ROLLBACK TO s; "
+                  "UPDATE public.st2 SET v = 'z2' WHERE id <= 20000; COMMIT");
+    PQclear(r);
+    /* A streamed transaction rolled back. */
+    r = PQexec(a, "BEGIN; DELETE FROM public.st1; INSERT INTO public.st2 "
+                  "SELECT g, 'gone' FROM generate_series(70001, 90000) g; "
+                  "ROLLBACK");
+    PQclear(r);
+    PQfinish(a);
+    /* Die in the middle of the next tentative apply, then catch up. */
+    sql(srcdb, "DELETE FROM public.st2 WHERE id %% 3 = 0");
+    run_killed("mid_batch:3000");
+    tu_run rr = tu_run_once(config_path, NULL);
+    bool applied = tu_contains(rr.err, "applying it while it arrives");
+    bool voided = tu_contains(rr.err, "tentative apply voided");
+    if (rr.status != 0 || !applied || !voided) print_error("%s\n", rr.err);
+    assert_int_equal(rr.status, 0);
+    assert_true(applied);
+    assert_true(voided);
+    tu_run_free(&rr);
+    char *n = value(srcdb,
+                    "SELECT stream_txns > 0 FROM "
+                    "pg_stat_replication_slots WHERE slot_name = "
+                    "'tributary_stent_%d'",
+                    (int)getpid());
+    assert_string_equal(n, "t");
+    free(n);
+    sql("postgres", "ALTER DATABASE %s RESET logical_decoding_work_mem", srcdb);
+    assert_same("public.st1", "mirror.st1");
+    assert_same("public.st2", "mirror.st2");
+}
+
 /* Two source tables of one name in two schemas would mix in one target
  * table: refused, naming both, before any row is written. */
 static void test_same_name_refused(void **state)
@@ -1049,6 +1118,7 @@ int main(void)
         cmocka_unit_test(test_range_resume_joined_gap),
         cmocka_unit_test(test_range_resume_emptied),
         cmocka_unit_test(test_range_resume_rewritten_late),
+        cmocka_unit_test(test_streamed_tentative),
         cmocka_unit_test(test_same_name_refused),
         cmocka_unit_test(test_table_joins_later),
         cmocka_unit_test(test_snapshot_slot_gone),
