@@ -44,6 +44,7 @@ typedef struct pipeline {
     uint64_t batches;       /* target transactions committed */
     bool connected;         /* a session got both connectors open */
     int inflight;           /* commits sent, not yet known durable */
+    bool tentative;         /* the open batch is a tentative transaction */
 } pipeline;
 
 static int64_t now_ms(void)
@@ -170,6 +171,7 @@ static int on_begin(void *ctx, const tb_tx *tx, tb_error *err)
     if (tx->tentative && p->in_batch && p->pending_set && flush(p, err) < 0)
         return -1;
     if (open_batch(p, err) < 0) return -1;
+    p->tentative = tx->tentative;
     p->in_tx = true;
     return 0;
 }
@@ -197,6 +199,7 @@ static int on_commit(void *ctx, const tb_tx *tx, tb_error *err)
 {
     pipeline *p = ctx;
     p->in_tx = false;
+    p->tentative = false;
     p->pending = tx->end;
     p->pending.commit_us = tx->commit_us;
     p->pending_set = true;
@@ -212,7 +215,7 @@ static int on_abort(void *ctx, tb_error *err)
     pipeline *p = ctx;
     (void)err;
     if (p->in_batch) p->kops->abort(p->sink);
-    p->in_batch = p->in_tx = p->pending_set = false;
+    p->in_batch = p->in_tx = p->pending_set = p->tentative = false;
     p->batch_rows = p->batch_bytes = 0;
     return 0;
 }
@@ -251,7 +254,7 @@ static void report_failure(const pipeline *p, const tb_error *err)
 static void end_session(pipeline *p)
 {
     if (p->in_batch && p->sink) p->kops->abort(p->sink);
-    p->in_batch = p->in_tx = p->pending_set = false;
+    p->in_batch = p->in_tx = p->pending_set = p->tentative = false;
     p->inflight = 0;
     p->batch_rows = p->batch_bytes = 0;
     if (p->src) p->sops->close(p->src);
@@ -301,9 +304,12 @@ static int session(pipeline *p, bool once, tb_position *end, bool *have_end,
             break;
         }
         /* Between batches, learn what became durable (and acknowledge it);
-         * while a batch is open, the target keeps working on the last one. */
-        if (!p->in_batch && settle(p, err) < 0) return -1;
-        if (once && !p->in_batch && p->committed.text[0] &&
+         * while a batch is open, the target keeps working on the last one.
+         * A tentative transaction may stay open for long: not a batch to
+         * wait for (--once ends without it; its commit is after the end). */
+        bool between = !p->in_batch || p->tentative;
+        if (between && settle(p, err) < 0) return -1;
+        if (once && between && p->committed.text[0] &&
             p->sops->compare(&p->committed, end) >= 0)
             break;
         int timeout = (int)cfg->batch.max_ms;

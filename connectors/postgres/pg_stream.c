@@ -476,6 +476,9 @@ static int handle_xlog(tb_source *s, const tb_emit *emit, const uint8_t *data,
                           (uint32_t)data[3] << 8 | data[4];
         if (stream_spill(s, data, len, subxid, err) < 0) return -1;
         if (!s->spec_xid || s->cur_stream->xid != s->spec_xid) return 0;
+        /* A TRUNCATE would lock the target table until the source
+         * transaction ends: applied at its commit instead. */
+        if (data[0] == 'T') return spec_abort(s, emit, err);
         tb_pgo_msg cm;
         if (tb_pgo_decode(s->dec, data, len, &cm, &s->arena, err) < 0)
             return -1;
@@ -527,10 +530,17 @@ static int handle_xlog(tb_source *s, const tb_emit *emit, const uint8_t *data,
         if (s->cur_stream) {
             /* A shape inside a stream updates the cache now; the spilled
              * rows that follow it use it when replayed. */
-            pg_rel *rel;
-            return m.type == TB_PGO_RELATION
-                       ? tb_pgsrc_relation(s, m.u.relation.rel, &rel, err)
-                       : 0;
+            if (m.type != TB_PGO_RELATION) return 0;
+            pg_rel *rel = tb_pgsrc_rel_find(s, m.u.relation.rel->id);
+            const tb_table *before = rel ? rel->table : NULL;
+            if (tb_pgsrc_relation(s, m.u.relation.rel, &rel, err) < 0)
+                return -1;
+            /* A new shape may yet be rolled back: it must not reach the
+             * registry (or the target's DDL) before its commit. */
+            if (s->cur_stream->xid == s->spec_xid && rel && rel->wanted &&
+                rel->table != before)
+                return spec_abort(s, emit, err);
+            return 0;
         }
         return handle_plain(s, emit, &m, err);
     default:
