@@ -150,10 +150,10 @@ typedef struct tb_source_info {
     int64_t txid;          /* source transaction id, -1 when unknown */
     int64_t commit_us;     /* commit time, microseconds since the epoch */
     bool snapshot;         /* produced by a snapshot, not the change log */
-    bool replayed;         /* the target may already hold this row or an
-                              older state of it (a copy resumed range by
-                              range): apply it idempotently, a snapshot row
-                              or an insert as an upsert */
+    bool replayed;         /* snapshot row of a copy resumed range by
+                              range: the target may already hold this row
+                              or an older state of it, so it is merged
+                              (an upsert), not loaded straight in */
 } tb_source_info;
 
 /* One row change. before/after hold table->ncols values or are NULL:

@@ -35,9 +35,9 @@ typedef struct tb_sink_ops {
     int (*prepare)(tb_sink *s, const tb_table *t, tb_error *err);
     int (*begin)(tb_sink *s, tb_error *err);
     /* Add one change to the open transaction. A change whose
-     * source.replayed is set may already be in the target (or an older
-     * state of its row may be): apply it idempotently (an insert or a
-     * snapshot row as an upsert). Snapshot parts may also send TB_OP_KEEP
+     * source.replayed is set (a resumed copy's snapshot row) may already
+     * be in the target, or an older state of its row may be: merge it (an
+     * upsert). Snapshot parts may also send TB_OP_KEEP
      * (see tb_event.h); a sink that resumes copies must support it. */
     int (*apply)(tb_sink *s, const tb_change *c, tb_error *err);
     /* Write pos with the data and commit. Without a sync op, both are

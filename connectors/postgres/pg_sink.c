@@ -738,8 +738,7 @@ static int apply_keyed(tb_sink *s, stable *st, const tb_change *c,
             return tb_pgsink_update_key_in_place(s, st, c, err);
         if (put_keyed(st, b, ROW_DELETE, false, err) < 0) return -1;
     }
-    return put_keyed(st, a, ROW_UPSERT,
-                     c->op == TB_OP_CREATE && !c->source.replayed, err);
+    return put_keyed(st, a, ROW_UPSERT, c->op == TB_OP_CREATE, err);
 }
 
 /* ---------------------------------------------------------------------- */
